@@ -1,0 +1,1 @@
+"""One folder per platform: client (httpx), mapping (pure), sandbox (local twin)."""

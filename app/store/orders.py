@@ -1,0 +1,476 @@
+"""The order book: importing channel orders once, and the merchant's order actions.
+
+Every change here runs in one transaction with its stock movements and the outbox rows
+that tell the channels, so a crash leaves either all of it or none of it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.core import lifecycle
+from app.core.lifecycle import Holding, TransitionError
+from app.core.models import ChannelOrder, LinkMethod, OrderStatus
+from app.store.channels import Channel, ChannelRepo
+from app.store.db import Database
+from app.store.ledger import Ledger
+from app.store.outbox import Outbox
+
+S = OrderStatus
+
+ACTIONS: dict[str, OrderStatus] = {
+    "confirm": S.CONFIRMED,
+    "dispatch": S.DISPATCHED,
+    "deliver": S.DELIVERED,
+    "cancel": S.CANCELLED,
+    "return": S.RETURNED,
+}
+
+
+class OrderNotFound(LookupError):
+    pass
+
+
+class ActionRefused(ValueError):
+    """The merchant's action cannot be done; the message says why in merchant words."""
+
+
+@dataclass(slots=True)
+class IngestResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    needs_mapping: int = 0
+    committed_products: set[int] = field(default_factory=set)
+    latest_update: float | None = None
+
+    def add(self, other: IngestResult) -> None:
+        self.created += other.created
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.needs_mapping += other.needs_mapping
+        self.committed_products |= other.committed_products
+        if other.latest_update is not None:
+            self.latest_update = max(self.latest_update or 0.0, other.latest_update)
+
+
+def fingerprint(order: ChannelOrder) -> str:
+    """What about an order matters locally; an unchanged fingerprint means nothing to do."""
+    parts = [
+        order.status, order.payment_status, f"{order.total:.4f}", order.currency,
+        order.tracking_code, order.tracking_url, order.invoice_number, order.channel_state,
+        [(ln.external_id, ln.listing_id, ln.sku, ln.quantity) for ln in order.lines],
+        order.customer.ref if order.customer else "",
+    ]
+    return hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()
+
+
+def merged_status(local: OrderStatus, channel: OrderStatus) -> OrderStatus:
+    """Which status wins when a channel reports an order we already hold.
+
+    The merchant's own progress is ahead of the channel until the push lands, so a
+    channel never moves an order backwards; a cancellation or return on the channel
+    always counts; a closed order stays closed.
+    """
+    if local in lifecycle.CLOSED:
+        return local
+    if channel in lifecycle.CLOSED:
+        return channel
+    return channel if lifecycle.is_forward(local, channel) else local
+
+
+class OrderBook:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.ledger = Ledger(db)
+        self.channels = ChannelRepo(db)
+        self.outbox = Outbox(db)
+
+    # -- import ---------------------------------------------------------------------
+    def ingest(self, channel: Channel, orders: list[ChannelOrder], *, first_import: bool) -> IngestResult:
+        """Import a page of channel orders in one transaction; idempotent."""
+        result = IngestResult()
+        resolver = _Resolver(self.db, self.channels, channel)
+        with self.db.transaction():
+            for order in orders:
+                self._ingest_one(channel, order, first_import, resolver, result)
+                result.latest_update = max(result.latest_update or 0.0, order.updated_at)
+            self.enqueue_stock_pushes(result.committed_products)
+        return result
+
+    def _ingest_one(self, channel: Channel, co: ChannelOrder, first_import: bool,
+                    resolver: _Resolver, result: IngestResult) -> None:
+        conn = self.db.conn
+        fp = fingerprint(co)
+        row = conn.execute(
+            "SELECT id, status, fingerprint, history_only FROM orders WHERE channel_id = ? AND external_id = ?",
+            (channel.id, co.external_id),
+        ).fetchone()
+        now = time.time()
+        customer = co.customer
+        common = dict(
+            number=co.number, payment_status=str(co.payment_status), total=co.total,
+            currency=co.currency, customer_ref=customer.ref if customer else "",
+            customer_name=customer.name if customer else str(co.receiver.get("name", "")),
+            customer_email=customer.email if customer else "",
+            receiver=json.dumps(co.receiver, default=str), channel_state=co.channel_state,
+            channel_updated_at=co.updated_at, fingerprint=fp, placed_at=co.created_at,
+            raw=json.dumps(co.raw, default=str), updated_at=now,
+        )
+        if row is None:
+            history = first_import and co.status in lifecycle.HISTORY_ON_FIRST_IMPORT
+            cols = dict(common, channel_id=channel.id, external_id=co.external_id,
+                        status=str(co.status), history_only=int(history), imported_at=now,
+                        tracking_code=co.tracking_code, tracking_url=co.tracking_url,
+                        invoice_number=co.invoice_number)
+            order_id = conn.execute(
+                f"INSERT INTO orders ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                tuple(cols.values()),
+            ).lastrowid
+            status = co.status
+            result.created += 1
+            self._event(order_id, "imported",
+                        f"Imported from {channel.name} as {lifecycle.LABELS[status].lower()}"
+                        + (" (history: stock not moved)" if history else ""))
+        else:
+            order_id = row["id"]
+            if row["fingerprint"] == fp:
+                result.unchanged += 1
+                return
+            history = bool(row["history_only"])
+            local = S(row["status"])
+            status = merged_status(local, co.status)
+            sets = dict(common, status=str(status))
+            # The channel's tracking/invoice only fill blanks: the merchant's own values
+            # may not have reached the channel yet.
+            sets_sql = ", ".join(f"{k} = ?" for k in sets)
+            conn.execute(
+                f"UPDATE orders SET {sets_sql},"
+                " tracking_code = CASE WHEN tracking_code = '' THEN ? ELSE tracking_code END,"
+                " tracking_url = CASE WHEN tracking_url = '' THEN ? ELSE tracking_url END,"
+                " invoice_number = CASE WHEN invoice_number = '' THEN ? ELSE invoice_number END"
+                " WHERE id = ?",
+                (*sets.values(), co.tracking_code, co.tracking_url, co.invoice_number, order_id),
+            )
+            result.updated += 1
+            if status != local:
+                self._event(order_id, "channel",
+                            f"{channel.name} reports the order {lifecycle.LABELS[status].lower()}")
+        for line in co.lines:
+            existing = conn.execute(
+                "SELECT id FROM order_lines WHERE order_id = ? AND external_id = ?",
+                (order_id, line.external_id),
+            ).fetchone()
+            if existing is None:
+                product_id = resolver.product_for(line.listing_id, line.sku)
+                line_id = conn.execute(
+                    "INSERT INTO order_lines (order_id, external_id, listing_ref, sku, name, quantity,"
+                    " unit_price, product_id, warehouse_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (order_id, line.external_id, line.listing_id, line.sku, line.name, line.quantity,
+                     line.unit_price, product_id, channel.warehouse_id),
+                ).lastrowid
+                if history and product_id is not None:
+                    opening = lifecycle.opening_holding(status, line.quantity)
+                    conn.execute(
+                        "UPDATE order_lines SET committed = ?, deducted = ? WHERE id = ?",
+                        (opening.committed, opening.deducted, line_id),
+                    )
+            else:
+                conn.execute(
+                    "UPDATE order_lines SET listing_ref = ?, sku = ?, name = ?, quantity = ?,"
+                    " unit_price = ? WHERE id = ?",
+                    (line.listing_id, line.sku, line.name, line.quantity, line.unit_price, existing["id"]),
+                )
+        moved = self._settle(order_id, status, resolver, history=history)
+        result.committed_products |= moved
+        if self._refresh_needs_mapping(order_id):
+            result.needs_mapping += 1
+
+    # -- stock effects ----------------------------------------------------------------
+    def _settle(self, order_id: int, status: OrderStatus, resolver: _Resolver | None = None,
+                *, history: bool = False) -> set[int]:
+        """Bring every line's holding to what ``status`` asks; returns the products moved.
+
+        For a history order (first import), a line mapped late gets its opening holding
+        without a movement, exactly as if it had been mapped at import.
+        """
+        conn = self.db.conn
+        moved: set[int] = set()
+        lines = conn.execute(
+            "SELECT id, listing_ref, sku, quantity, product_id, warehouse_id, fulfil, committed, deducted"
+            " FROM order_lines WHERE order_id = ?",
+            (order_id,),
+        ).fetchall()
+        for ln in lines:
+            product_id = ln["product_id"]
+            if product_id is None and resolver is not None and status not in lifecycle.CLOSED:
+                product_id = resolver.product_for(ln["listing_ref"], ln["sku"])
+                if product_id is not None:
+                    conn.execute("UPDATE order_lines SET product_id = ? WHERE id = ?", (product_id, ln["id"]))
+                    if history:
+                        opening = lifecycle.opening_holding(status, ln["quantity"], bool(ln["fulfil"]))
+                        conn.execute(
+                            "UPDATE order_lines SET committed = ?, deducted = ? WHERE id = ?",
+                            (opening.committed, opening.deducted, ln["id"]),
+                        )
+                        continue
+            if product_id is None:
+                continue
+            current = Holding(ln["committed"], ln["deducted"])
+            target = lifecycle.target_holding(status, ln["quantity"], bool(ln["fulfil"]))
+            move = lifecycle.movement_between(current, target)
+            if move.is_zero:
+                continue
+            self.ledger.record(
+                product_id, ln["warehouse_id"], on_hand=move.on_hand, committed=move.committed,
+                reason=f"order {status}", order_line_id=ln["id"],
+            )
+            conn.execute(
+                "UPDATE order_lines SET committed = ?, deducted = ? WHERE id = ?",
+                (target.committed, target.deducted, ln["id"]),
+            )
+            moved.add(product_id)
+        return moved
+
+    def _refresh_needs_mapping(self, order_id: int) -> bool:
+        conn = self.db.conn
+        flag = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM order_lines l JOIN orders o ON o.id = l.order_id"
+            " WHERE l.order_id = ? AND l.product_id IS NULL AND l.fulfil = 1 AND l.quantity > 0"
+            " AND o.status NOT IN ('cancelled', 'returned') AND o.history_only = 0)",
+            (order_id,),
+        ).fetchone()[0]
+        conn.execute("UPDATE orders SET needs_mapping = ? WHERE id = ?", (flag, order_id))
+        return bool(flag)
+
+    def enqueue_stock_pushes(self, product_ids: set[int] | list[int]) -> int:
+        listings = self.channels.linked_listings_of(sorted(product_ids))
+        for item in listings:
+            self.outbox.enqueue_stock(item["channel_id"], item["listing_id"])
+        return len(listings)
+
+    def release_held(self, channel: Channel) -> int:
+        """Process orders waiting for mapping now that products may be linked. Returns how many."""
+        resolver = _Resolver(self.db, self.channels, channel)
+        released = 0
+        with self.db.transaction():
+            held = self.db.all(
+                "SELECT id, status FROM orders WHERE channel_id = ? AND needs_mapping = 1", (channel.id,)
+            )
+            moved: set[int] = set()
+            for row in held:
+                moved |= self._settle(row["id"], S(row["status"]), resolver)
+                if not self._refresh_needs_mapping(row["id"]):
+                    released += 1
+                    self._event(row["id"], "mapping", "All products mapped; stock committed")
+            self.enqueue_stock_pushes(moved)
+        return released
+
+    # -- merchant actions -------------------------------------------------------------
+    def act(self, order_id: int, action: str, *, items: list[str] | None = None,
+            tracking_code: str = "", tracking_url: str = "", reason: str = "") -> dict[str, Any]:
+        """Apply a merchant action and queue what the channel must be told, atomically."""
+        if action not in ACTIONS:
+            raise ActionRefused(f"Unknown action '{action}'. Use one of: {', '.join(ACTIONS)}.")
+        target = ACTIONS[action]
+        with self.db.transaction() as conn:
+            order = self.get(order_id)
+            current = S(order["status"])
+            try:
+                lifecycle.check_transition(current, target)
+            except TransitionError as exc:
+                raise ActionRefused(f"Order {order['number']}: {exc}") from None
+            lines = order["lines"]
+            fulfil_ids: list[str] | None = None
+            if items:
+                known = {ln["external_id"] for ln in lines}
+                unknown = [i for i in items if i not in known]
+                if unknown:
+                    raise ActionRefused(
+                        f"Order {order['number']} has no line {', '.join(unknown)}; "
+                        f"its lines are {', '.join(sorted(known))}."
+                    )
+                if current is not S.REQUESTED:
+                    raise ActionRefused("Lines can only be chosen when confirming a new order.")
+                fulfil_ids = list(dict.fromkeys(items))
+                conn.execute(
+                    f"UPDATE order_lines SET fulfil = CASE WHEN external_id IN"
+                    f" ({','.join('?' * len(fulfil_ids))}) THEN 1 ELSE 0 END WHERE order_id = ?",
+                    (*fulfil_ids, order_id),
+                )
+            if target not in lifecycle.CLOSED:
+                unmapped = [ln["sku"] or ln["external_id"] for ln in lines
+                            if ln["product_id"] is None and (fulfil_ids is None or ln["external_id"] in fulfil_ids)]
+                if unmapped:
+                    raise ActionRefused(
+                        f"Order {order['number']} has products that are not mapped yet "
+                        f"({', '.join(unmapped)}). Map them first."
+                    )
+            if tracking_url and not tracking_url.lower().startswith(("http://", "https://")):
+                raise ActionRefused("The tracking link must start with http:// or https://.")
+            now = time.time()
+            conn.execute(
+                "UPDATE orders SET status = ?, updated_at = ?,"
+                " tracking_code = CASE WHEN ? != '' THEN ? ELSE tracking_code END,"
+                " tracking_url = CASE WHEN ? != '' THEN ? ELSE tracking_url END WHERE id = ?",
+                (str(target), now, tracking_code, tracking_code, tracking_url, tracking_url, order_id),
+            )
+            moved = self._settle(order_id, target)
+            self._refresh_needs_mapping(order_id)
+            channel_id = order["channel_id"]
+            ext = order["external_id"]
+            if target in (S.CONFIRMED, S.DISPATCHED, S.DELIVERED):
+                if fulfil_ids is None and any(not ln["fulfil"] for ln in lines):
+                    fulfil_ids = [ln["external_id"] for ln in lines if ln["fulfil"]]
+                self.outbox.enqueue_order(channel_id, order_id, ext, {
+                    "kind": "progress", "target": str(target), "fulfil_line_ids": fulfil_ids})
+            if tracking_code or tracking_url:
+                self.outbox.enqueue_order(channel_id, order_id, ext, {
+                    "kind": "tracking", "tracking_code": tracking_code, "tracking_url": tracking_url})
+            if target is S.CANCELLED:
+                self.outbox.enqueue_order(channel_id, order_id, ext, {"kind": "cancel", "reason": reason})
+            if target is S.RETURNED:
+                self.outbox.enqueue_order(channel_id, order_id, ext, {"kind": "return", "reason": reason})
+            words = lifecycle.LABELS[target].lower()
+            detail = f" (lines {', '.join(fulfil_ids)})" if fulfil_ids and action == "confirm" else ""
+            self._event(order_id, "action", f"Marked {words}{detail}; queued for the channel")
+            self.enqueue_stock_pushes(moved)
+        return self.get(order_id)
+
+    def _event(self, order_id: int, kind: str, message: str) -> None:
+        self.db.conn.execute(
+            "INSERT INTO order_events (order_id, kind, message, created_at) VALUES (?, ?, ?, ?)",
+            (order_id, kind, message, time.time()),
+        )
+
+    def add_event(self, order_id: int, kind: str, message: str) -> None:
+        with self.db.transaction():
+            self._event(order_id, kind, message)
+
+    # -- reading ----------------------------------------------------------------------
+    def find(self, ref: str) -> int:
+        """An order by local id, '<channel>:<external id>', number (SM-48215) or external id."""
+        ref = ref.strip()
+        if ":" in ref:
+            name, _, ext = ref.rpartition(":")
+            rows = self.db.all(
+                "SELECT o.id FROM orders o JOIN channels c ON c.id = o.channel_id"
+                " WHERE c.name = ? AND o.external_id = ?", (name, ext))
+        else:
+            rows = self.db.all("SELECT id FROM orders WHERE number = ?", (ref,))
+            if not rows:
+                rows = self.db.all("SELECT id FROM orders WHERE external_id = ?", (ref,))
+            if not rows and ref.isdigit():
+                rows = self.db.all("SELECT id FROM orders WHERE id = ?", (int(ref),))
+        if not rows:
+            raise OrderNotFound(f"No order '{ref}'. See `stockbridge orders`.")
+        if len(rows) > 1:
+            raise OrderNotFound(
+                f"'{ref}' matches {len(rows)} orders on different channels; "
+                "write it as CHANNEL:EXTERNAL_ID."
+            )
+        return int(rows[0][0])
+
+    def get(self, order_id: int) -> dict[str, Any]:
+        row = self.db.one(
+            "SELECT o.*, c.name AS channel FROM orders o JOIN channels c ON c.id = o.channel_id"
+            " WHERE o.id = ?", (order_id,))
+        if row is None:
+            raise OrderNotFound(f"No order with id {order_id}.")
+        order = dict(row)
+        order["lines"] = [dict(r) for r in self.db.all(
+            "SELECT * FROM order_lines WHERE order_id = ? ORDER BY id", (order_id,))]
+        order["events"] = [dict(r) for r in self.db.all(
+            "SELECT kind, message, created_at FROM order_events WHERE order_id = ? ORDER BY id",
+            (order_id,))]
+        return order
+
+    def list(self, *, status: str | None = None, channel_id: int | None = None,
+             needs_mapping: bool | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+        where, args = [], []
+        if status:
+            if status == "needs_mapping":
+                needs_mapping = True
+            else:
+                where.append("o.status = ?")
+                args.append(status)
+        if channel_id is not None:
+            where.append("o.channel_id = ?")
+            args.append(channel_id)
+        if needs_mapping is not None:
+            where.append("o.needs_mapping = ?")
+            args.append(int(needs_mapping))
+        sql = ("SELECT o.*, c.name AS channel FROM orders o JOIN channels c ON c.id = o.channel_id"
+               + (" WHERE " + " AND ".join(where) if where else "")
+               + " ORDER BY COALESCE(o.placed_at, o.imported_at) DESC, o.id DESC")
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        orders = [dict(r) for r in self.db.all(sql, tuple(args))]
+        if orders:
+            ids = [o["id"] for o in orders]
+            by_order: dict[int, list] = {}
+            for chunk_start in range(0, len(ids), 900):
+                chunk = ids[chunk_start:chunk_start + 900]
+                for ln in self.db.all(
+                    f"SELECT * FROM order_lines WHERE order_id IN ({','.join('?' * len(chunk))}) ORDER BY id",
+                    tuple(chunk),
+                ):
+                    by_order.setdefault(ln["order_id"], []).append(dict(ln))
+            for o in orders:
+                o["lines"] = by_order.get(o["id"], [])
+        return orders
+
+
+class _Resolver:
+    """Finds the local product for an order line: product link first, else an exact SKU.
+
+    SKU matching links only when the SKU is exact, non-empty, names exactly one local
+    product and is not shared by several of the channel's listings; everything else is
+    left for the merchant. Results are cached for one import batch.
+    """
+
+    def __init__(self, db: Database, channels: ChannelRepo, channel: Channel) -> None:
+        self.db = db
+        self.channels = channels
+        self.channel = channel
+        self._cache: dict[tuple[str, str], int | None] = {}
+
+    def product_for(self, listing_ref: str, sku: str) -> int | None:
+        key = (listing_ref, sku)
+        if key in self._cache:
+            return self._cache[key]
+        found = self._lookup(listing_ref, sku.strip())
+        if found is not None:
+            self._cache[key] = found  # unresolved answers may change within the batch
+        return found
+
+    def _lookup(self, listing_ref: str, sku: str) -> int | None:
+        conn = self.db.conn
+        listing = conn.execute(
+            "SELECT l.id, l.ignored, pl.product_id FROM listings l"
+            " LEFT JOIN product_links pl ON pl.listing_id = l.id"
+            " WHERE l.channel_id = ? AND l.external_id = ?",
+            (self.channel.id, listing_ref),
+        ).fetchone()
+        if listing is not None and listing["product_id"] is not None:
+            return int(listing["product_id"])
+        if self.channel.mapping_mode != "sku" or not sku:
+            return None
+        if listing is not None and listing["ignored"]:
+            return None
+        shared = conn.execute(
+            "SELECT COUNT(*) FROM listings WHERE channel_id = ? AND sku = ? AND external_id != ?",
+            (self.channel.id, sku, listing_ref),
+        ).fetchone()[0]
+        if shared:
+            return None
+        product = conn.execute("SELECT id FROM products WHERE sku = ?", (sku,)).fetchone()
+        if product is None:
+            return None
+        if listing is not None:
+            self.channels.link(listing["id"], product["id"], LinkMethod.SKU)
+        return int(product["id"])

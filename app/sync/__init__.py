@@ -1,0 +1,1 @@
+"""Sync engine: pulls, ingest, outbox drain, retry and backoff. No Qt."""

@@ -1,0 +1,250 @@
+"""One sync of a channel: listings, orders, then the outbox.
+
+Runs on asyncio (qasync in the GUI), one job at a time per channel. Each pulled page is
+ingested in its own transaction; the order cursor only moves after a complete pull, so
+a crash mid-way re-reads pages and the idempotent ingest absorbs the repeats.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+from app import secrets
+from app.channels import registry
+from app.channels.base import CAP_LISTINGS, CAP_STOCK_PUSH, ChannelClient
+from app.channels.errors import AuthFailed, ChannelError
+from app.core.models import OrderPush, OrderStatus
+from app.store.channels import Channel
+from app.store.db import Database
+from app.store.mapping import MappingRepo
+from app.store.orders import OrderBook
+from app.store.outbox import OutboxRow
+from app.sync.backoff import retry_delay
+
+log = logging.getLogger(__name__)
+
+LISTINGS_REFRESH_SECONDS = 15 * 60
+
+
+@dataclass(slots=True)
+class SyncReport:
+    channel: str
+    ok: bool = True
+    error: str = ""
+    orders_created: int = 0
+    orders_updated: int = 0
+    orders_unchanged: int = 0
+    needs_mapping: int = 0
+    quarantined: int = 0
+    listings_seen: int = 0
+    listings_new: int = 0
+    linked: int = 0
+    released: int = 0
+    pushes_sent: int = 0
+    pushes_retrying: int = 0
+    pushes_failed: int = 0
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        if not self.ok:
+            return self.error
+        parts = [f"{self.orders_created} new orders", f"{self.orders_updated} updated"]
+        if self.needs_mapping:
+            parts.append(f"{self.needs_mapping} need mapping")
+        if self.quarantined:
+            parts.append(f"{self.quarantined} set aside (unreadable)")
+        parts.append(f"{self.pushes_sent} updates sent")
+        if self.pushes_failed:
+            parts.append(f"{self.pushes_failed} failed")
+        return ", ".join(parts)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+ClientFactory = Callable[[Channel], ChannelClient]
+
+
+def default_client_factory(channel: Channel) -> ChannelClient:
+    spec = registry.platform(channel.platform)
+    return spec.make_client(channel.base_url, channel.account, channel.settings,
+                            secrets.load(channel.name))
+
+
+@dataclass(slots=True)
+class _Drain:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+class SyncEngine:
+    def __init__(self, db: Database, *, client_factory: ClientFactory = default_client_factory,
+                 listings_refresh: float = LISTINGS_REFRESH_SECONDS) -> None:
+        self.db = db
+        self.book = OrderBook(db)
+        self.mapping = MappingRepo(db)
+        self.client_factory = client_factory
+        self.listings_refresh = listings_refresh
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    def _lock(self, name: str) -> asyncio.Lock:
+        return self._locks.setdefault(name, asyncio.Lock())
+
+    async def sync_all(self) -> list[SyncReport]:
+        reports = []
+        for channel in self.book.channels.all():
+            if channel.enabled:
+                reports.append(await self.sync_channel(channel.name))
+        return reports
+
+    async def sync_channel(self, name: str) -> SyncReport:
+        async with self._lock(name):
+            channel = self.book.channels.get(name)
+            report = SyncReport(channel=name)
+            started = time.monotonic()
+            log_id = self.book.channels.log_start(channel.id)
+            client: ChannelClient | None = None
+            try:
+                client = self.client_factory(channel)
+                await self._pull_listings(client, channel, report)
+                await self._pull_orders(client, channel, report)
+                drained = await self._drain(client, channel)
+                report.pushes_sent += drained.sent
+                report.pushes_retrying += drained.retrying
+                report.pushes_failed += drained.failed
+            except (ChannelError, secrets.MissingSecret, secrets.SecretStoreUnavailable) as exc:
+                report.ok = False
+                report.error = _merchant_text(exc)
+                log.warning("sync of %s failed: %s", name, report.error)
+            finally:
+                if client is not None:
+                    await client.aclose()
+                report.seconds = round(time.monotonic() - started, 3)
+                self.book.channels.log_finish(
+                    log_id, ok=report.ok, summary=report.summary(), error=report.error,
+                    counts=report.as_dict(),
+                )
+            return report
+
+    async def _pull_listings(self, client: ChannelClient, channel: Channel, report: SyncReport) -> None:
+        if CAP_LISTINGS not in client.capabilities:
+            return
+        last = self.book.channels.cursor(channel.id, "listings")
+        if last is not None and time.time() - float(last) < self.listings_refresh:
+            return
+        started = time.time()
+        async for batch in client.fetch_listings():
+            report.listings_seen += len(batch)
+            report.listings_new += len(self.book.channels.upsert_listings(channel.id, batch))
+        self.book.channels.set_cursor(channel.id, "listings", repr(started))
+        if channel.mapping_mode == "sku":
+            outcome = self.mapping.auto_link(channel)
+            report.linked += outcome.linked
+            report.released += outcome.released
+
+    async def _pull_orders(self, client: ChannelClient, channel: Channel, report: SyncReport) -> None:
+        cursor = self.book.channels.cursor(channel.id, "orders")
+        since = float(cursor) if cursor is not None else None
+        first_import = not channel.first_import_done
+        latest = since
+        async for page in client.fetch_orders(since):
+            for item in page.quarantined:
+                self.book.channels.quarantine(channel.id, item)
+                report.quarantined += 1
+            if page.orders:
+                result = self.book.ingest(channel, page.orders, first_import=first_import)
+                report.orders_created += result.created
+                report.orders_updated += result.updated
+                report.orders_unchanged += result.unchanged
+                report.needs_mapping += result.needs_mapping
+                for order in page.orders:
+                    self.book.channels.resolve_quarantine(channel.id, "order", order.external_id)
+                if result.latest_update is not None:
+                    latest = max(latest or 0.0, result.latest_update)
+        if latest is not None:
+            self.book.channels.set_cursor(channel.id, "orders", repr(latest))
+        if first_import:
+            self.book.channels.mark_first_import_done(channel.id)
+
+    async def drain(self, name: str) -> _Drain:
+        """Send what is queued for one channel, without pulling."""
+        async with self._lock(name):
+            channel = self.book.channels.get(name)
+            client = self.client_factory(channel)
+            try:
+                return await self._drain(client, channel)
+            finally:
+                await client.aclose()
+
+    async def _drain(self, client: ChannelClient, channel: Channel) -> _Drain:
+        outcome = _Drain()
+        outbox = self.book.outbox
+        # Bounded: rows re-requested while in flight come back due at once, so the
+        # loop goes round a few times at most.
+        for _ in range(5):
+            rows = outbox.due(channel.id)
+            if not rows:
+                break
+            for row in rows:
+                try:
+                    note = await self._send(client, channel, row)
+                except AuthFailed:
+                    raise
+                except ChannelError as exc:
+                    text = _merchant_text(exc)
+                    if exc.transient:
+                        outbox.mark_retry(row, error=text, delay=retry_delay(row.attempts, exc.retry_after))
+                        outcome.retrying += 1
+                    else:
+                        outbox.mark_failed(row, error=text)
+                        outcome.failed += 1
+                        if row.order_id is not None:
+                            self.book.add_event(row.order_id, "push-failed", f"{channel.name} refused: {text}")
+                    outcome.errors.append(text)
+                    continue
+                if outbox.mark_done(row, note=note or ""):
+                    outcome.sent += 1
+                    if row.order_id is not None and note:
+                        self.book.add_event(row.order_id, "pushed", note)
+        return outcome
+
+    async def _send(self, client: ChannelClient, channel: Channel, row: OutboxRow) -> str | None:
+        if row.kind == "stock":
+            if CAP_STOCK_PUSH not in client.capabilities:
+                return "stock is not pushed to this channel"
+            listing = self.db.one(
+                "SELECT l.*, pl.product_id FROM listings l JOIN product_links pl ON pl.listing_id = l.id"
+                " WHERE l.id = ? AND l.ignored = 0", (int(row.target),))
+            if listing is None:
+                return "listing no longer linked"
+            level = self.book.ledger.level(listing["product_id"])
+            quantity = level.sellable
+            await client.push_stock(self.book.channels.listing_as_record(dict(listing)), quantity)
+            self.book.channels.set_listing_quantity(listing["id"], quantity)
+            return None
+        payload = dict(row.payload)
+        kind = payload.pop("kind")
+        target = payload.pop("target", None)
+        push = OrderPush(kind=kind, order_external_id=row.target,
+                         target=OrderStatus(target) if target else None, **payload)
+        await client.push_order(push)
+        return f"Sent to {channel.name}: {_push_words(push)}"
+
+
+def _push_words(push: OrderPush) -> str:
+    if push.kind == "progress" and push.target is not None:
+        return f"order {push.target}"
+    if push.kind == "tracking":
+        return f"tracking {push.tracking_code or push.tracking_url}"
+    return {"cancel": "order cancelled", "return": "shipment returned", "paid": "payment received",
+            "invoice": f"invoice {push.invoice_number}"}.get(push.kind, push.kind)
+
+
+def _merchant_text(exc: BaseException) -> str:
+    return secrets.redact(str(exc))
