@@ -27,8 +27,15 @@ from app.store.orders import ActionRefused, OrderNotFound
 log = logging.getLogger("stockbridge.cli")
 
 USER_ERRORS = (
-    ChannelError, secrets.SecretStoreUnavailable, secrets.MissingSecret, UnknownChannel,
-    registry.UnknownPlatform, CatalogFileError, ActionRefused, OrderNotFound, MappingError,
+    ChannelError,
+    secrets.SecretStoreUnavailable,
+    secrets.MissingSecret,
+    UnknownChannel,
+    registry.UnknownPlatform,
+    CatalogFileError,
+    ActionRefused,
+    OrderNotFound,
+    MappingError,
     SchemaTooNew,
 )
 
@@ -38,15 +45,21 @@ class CliError(Exception):
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", default=argparse.SUPPRESS,
-                        help="where Stockbridge keeps its data (default: your user data folder,"
-                             " or $STOCKBRIDGE_DATA_DIR)")
-    parser.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                        help="print machine-readable JSON")
+    parser.add_argument(
+        "--data-dir",
+        default=argparse.SUPPRESS,
+        help="where Stockbridge keeps its data (default: your user data folder,"
+        " or $STOCKBRIDGE_DATA_DIR)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print machine-readable JSON"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="stockbridge", description="Orders in, stock out, one local ledger.")
+    p = argparse.ArgumentParser(
+        prog="stockbridge", description="Orders in, stock out, one local ledger."
+    )
     p.add_argument("--version", action="version", version=f"stockbridge {__version__}")
     _common(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -62,11 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("platform", choices=sorted(registry.PLATFORMS))
     add.add_argument("--name", required=True, help="your name for this channel, e.g. 'Web shop'")
     add.add_argument("--shop-id", dest="account", required=True, help="the shop / account id")
-    add.add_argument("--base-url", help="API address (default: the platform's own; a sandbox's for tests)")
-    add.add_argument("--token-stdin", action="store_true", required=True,
-                     help="read the token from standard input (it goes to the system keyring)")
-    add.add_argument("--mapping", choices=("sku", "id"), default="sku",
-                     help="link products automatically by SKU, or by the channel's product id")
+    add.add_argument(
+        "--base-url", help="API address (default: the platform's own; a sandbox's for tests)"
+    )
+    add.add_argument(
+        "--token-stdin",
+        action="store_true",
+        required=True,
+        help="read the token from standard input (it goes to the system keyring)",
+    )
+    add.add_argument(
+        "--mapping",
+        choices=("sku", "id"),
+        default="sku",
+        help="link products automatically by SKU, or by the channel's product id",
+    )
     add.add_argument("--warehouse", help="the local warehouse this channel sells from")
     add.add_argument("--no-test", action="store_true", help="skip the connection test")
     cmd("list", "list connected channels", chs)
@@ -78,20 +101,30 @@ def build_parser() -> argparse.ArgumentParser:
     sy = cmd("sync", "pull orders and listings, push stock and order updates")
     sy.add_argument("--once", action="store_true", help="one round, then exit")
     sy.add_argument("--channel", help="only this channel")
-    sy.add_argument("--interval", type=float, default=120.0, help="seconds between rounds (default 120)")
+    sy.add_argument(
+        "--interval", type=float, default=120.0, help="seconds between rounds (default 120)"
+    )
 
     cmd("status", "sync state of every channel")
 
     od = cmd("orders", "list orders")
-    od.add_argument("--status", help="requested, confirmed, dispatched, delivered, cancelled,"
-                                     " returned or needs_mapping")
+    od.add_argument(
+        "--status",
+        help="requested, confirmed, dispatched, delivered, cancelled, returned or needs_mapping",
+    )
     od.add_argument("--channel")
     od.add_argument("--limit", type=int)
 
     order = cmd("order", "show an order, or confirm / dispatch / deliver / cancel / return it")
-    order.add_argument("action", choices=("show", "confirm", "dispatch", "deliver", "cancel", "return"))
-    order.add_argument("order", help="order number (e.g. SM-48215), CHANNEL:EXTERNAL_ID or local id")
-    order.add_argument("--items", nargs="+", help="when confirming: the line ids to fulfil (others dropped)")
+    order.add_argument(
+        "action", choices=("show", "confirm", "dispatch", "deliver", "cancel", "return")
+    )
+    order.add_argument(
+        "order", help="order number (e.g. SM-48215), CHANNEL:EXTERNAL_ID or local id"
+    )
+    order.add_argument(
+        "--items", nargs="+", help="when confirming: the line ids to fulfil (others dropped)"
+    )
     order.add_argument("--tracking-code", default="")
     order.add_argument("--tracking-url", default="")
     order.add_argument("--reason", default="", help="cancel / return reason")
@@ -113,7 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     prs = pr.add_subparsers(dest="products_command", metavar="ACTION", required=True)
     imp = cmd("import", "import a CSV: sku,name,barcode,cost_price,on_hand[,warehouse]", prs)
     imp.add_argument("file")
-    imp.add_argument("--dry-run", action="store_true", help="show what would change, change nothing")
+    imp.add_argument(
+        "--dry-run", action="store_true", help="show what would change, change nothing"
+    )
     ado = cmd("adopt", "create local products from a channel's listings", prs)
     ado.add_argument("--channel", required=True)
 
@@ -184,8 +219,11 @@ def cmd_channel(args: argparse.Namespace) -> int:
     if action == "token-link":
         spec = registry.platform(args.platform)
         link = spec.token_link() if spec.token_link else ""
-        _emit(args, {"platform": spec.key, "link": link},
-              f"Open this link while signed in to {spec.label}, pick your shop and copy the token:\n{link}")
+        _emit(
+            args,
+            {"platform": spec.key, "link": link},
+            f"Open this link while signed in to {spec.label}, pick your shop and copy the token:\n{link}",
+        )
         return 0
     hub = _hub(args)
     try:
@@ -194,23 +232,55 @@ def cmd_channel(args: argparse.Namespace) -> int:
             from app.hub import HubError
 
             try:
-                channel, info = asyncio.run(hub.add_channel(
-                    args.platform, args.name, account=args.account, secret=secret,
-                    base_url=args.base_url, mapping_mode=args.mapping, warehouse=args.warehouse,
-                    test=not args.no_test))
+                channel, info = asyncio.run(
+                    hub.add_channel(
+                        args.platform,
+                        args.name,
+                        account=args.account,
+                        secret=secret,
+                        base_url=args.base_url,
+                        mapping_mode=args.mapping,
+                        warehouse=args.warehouse,
+                        test=not args.no_test,
+                    )
+                )
             except HubError as exc:
                 raise CliError(str(exc)) from None
             shop = f" ({info.name})" if info else ""
-            _emit(args, {"name": channel.name, "platform": channel.platform, "base_url": channel.base_url,
-                         "account": channel.account, "shop": info.name if info else None},
-                  f"Connected {channel.name}{shop}. The token is in the system keyring"
-                  f" ({secrets.backend_name()}).")
+            _emit(
+                args,
+                {
+                    "name": channel.name,
+                    "platform": channel.platform,
+                    "base_url": channel.base_url,
+                    "account": channel.account,
+                    "shop": info.name if info else None,
+                },
+                f"Connected {channel.name}{shop}. The token is in the system keyring"
+                f" ({secrets.backend_name()}).",
+            )
         elif action == "list":
             rows = hub.channel_list()
-            _emit(args, rows, _table([[r["name"], r["platform"], r["account"], r["base_url"], r["mapping"],
-                                       "yes" if r["enabled"] else "no"] for r in rows],
-                                     ["channel", "platform", "account", "address", "mapping", "enabled"])
-                  if rows else "No channels yet. Add one with `stockbridge channel add`.")
+            _emit(
+                args,
+                rows,
+                _table(
+                    [
+                        [
+                            r["name"],
+                            r["platform"],
+                            r["account"],
+                            r["base_url"],
+                            r["mapping"],
+                            "yes" if r["enabled"] else "no",
+                        ]
+                        for r in rows
+                    ],
+                    ["channel", "platform", "account", "address", "mapping", "enabled"],
+                )
+                if rows
+                else "No channels yet. Add one with `stockbridge channel add`.",
+            )
         elif action == "remove":
             hub.remove_channel(args.name)
             _emit(args, {"removed": args.name}, f"Removed {args.name}; its orders stay as history.")
@@ -257,11 +327,26 @@ def cmd_status(args: argparse.Namespace) -> int:
     hub = _hub(args)
     try:
         rows = hub.status()
-        _emit(args, rows, _table(
-            [[r["channel"], r["last_success"] or "never", r["queued_pushes"], r["failed_pushes"],
-              r["needs_mapping"], r["last_error"] or r["last_result"]] for r in rows],
-            ["channel", "last success", "queued", "failed", "need mapping", "last result"])
-            if rows else "No channels yet.")
+        _emit(
+            args,
+            rows,
+            _table(
+                [
+                    [
+                        r["channel"],
+                        r["last_success"] or "never",
+                        r["queued_pushes"],
+                        r["failed_pushes"],
+                        r["needs_mapping"],
+                        r["last_error"] or r["last_result"],
+                    ]
+                    for r in rows
+                ],
+                ["channel", "last success", "queued", "failed", "need mapping", "last result"],
+            )
+            if rows
+            else "No channels yet.",
+        )
     finally:
         hub.close()
     return 0
@@ -271,11 +356,27 @@ def cmd_orders(args: argparse.Namespace) -> int:
     hub = _hub(args)
     try:
         rows = hub.order_list(status=args.status, channel=args.channel, limit=args.limit)
-        _emit(args, rows, _table(
-            [[o["number"], o["channel"], o["status"] + (" (needs mapping)" if o["needs_mapping"] else ""),
-              o["payment_status"], f"{o['total']:.2f} {o['currency']}", o["customer"],
-              sum(ln["quantity"] for ln in o["lines"])] for o in rows],
-            ["order", "channel", "status", "payment", "total", "customer", "items"]) if rows else "No orders.")
+        _emit(
+            args,
+            rows,
+            _table(
+                [
+                    [
+                        o["number"],
+                        o["channel"],
+                        o["status"] + (" (needs mapping)" if o["needs_mapping"] else ""),
+                        o["payment_status"],
+                        f"{o['total']:.2f} {o['currency']}",
+                        o["customer"],
+                        sum(ln["quantity"] for ln in o["lines"]),
+                    ]
+                    for o in rows
+                ],
+                ["order", "channel", "status", "payment", "total", "customer", "items"],
+            )
+            if rows
+            else "No orders.",
+        )
     finally:
         hub.close()
     return 0
@@ -287,15 +388,24 @@ def cmd_order(args: argparse.Namespace) -> int:
         if args.action == "show":
             o = hub.order_detail(args.order)
         else:
-            o = hub.order_action(args.order, args.action, items=args.items,
-                                 tracking_code=args.tracking_code, tracking_url=args.tracking_url,
-                                 reason=args.reason)
-        text = [f"{o['number']} on {o['channel']}: {o['status']}, {o['payment_status']},"
-                f" {o['total']:.2f} {o['currency']}"]
+            o = hub.order_action(
+                args.order,
+                args.action,
+                items=args.items,
+                tracking_code=args.tracking_code,
+                tracking_url=args.tracking_url,
+                reason=args.reason,
+            )
+        text = [
+            f"{o['number']} on {o['channel']}: {o['status']}, {o['payment_status']},"
+            f" {o['total']:.2f} {o['currency']}"
+        ]
         for ln in o["lines"]:
             state = "" if ln["mapped"] else "  (not mapped)"
             drop = "" if ln["fulfil"] else "  (not fulfilled)"
-            text.append(f"  line {ln['line']}: {_qty(ln['quantity'])} × {ln['sku'] or '—'} {ln['name']}{state}{drop}")
+            text.append(
+                f"  line {ln['line']}: {_qty(ln['quantity'])} × {ln['sku'] or '—'} {ln['name']}{state}{drop}"
+            )
         if o["tracking_code"] or o["tracking_url"]:
             text.append(f"  tracking: {o['tracking_code']} {o['tracking_url']}".rstrip())
         for e in o.get("history", []):
@@ -320,9 +430,25 @@ def cmd_stock(args: argparse.Namespace) -> int:
                 rows = hub.stock(args.sku)
         except HubError as exc:
             raise CliError(str(exc)) from None
-        _emit(args, rows, _table(
-            [[r["sku"], r["name"], _qty(r["on_hand"]), _qty(r["committed"]), _qty(r["available"])]
-             for r in rows], ["sku", "name", "on hand", "committed", "available"]) if rows else "No products yet.")
+        _emit(
+            args,
+            rows,
+            _table(
+                [
+                    [
+                        r["sku"],
+                        r["name"],
+                        _qty(r["on_hand"]),
+                        _qty(r["committed"]),
+                        _qty(r["available"]),
+                    ]
+                    for r in rows
+                ],
+                ["sku", "name", "on hand", "committed", "available"],
+            )
+            if rows
+            else "No products yet.",
+        )
     finally:
         hub.close()
     return 0
@@ -337,29 +463,42 @@ def cmd_products(args: argparse.Namespace) -> int:
                 raise CliError(f"No file at {path}.")
             result = hub.import_catalog(path.read_bytes(), dry_run=args.dry_run)
             verb = "Would create" if args.dry_run else "Created"
-            lines = [f"{verb} {result['created']} products, update {result['updated']}"
-                     + ("" if args.dry_run else f", stock changed for {result['stock_changed']}") + "."]
+            lines = [
+                f"{verb} {result['created']} products, update {result['updated']}"
+                + ("" if args.dry_run else f", stock changed for {result['stock_changed']}")
+                + "."
+            ]
             for p in result["refused"]:
                 lines.append(f"  refused line {p['line']}: {p['reason']}")
             _emit(args, result, "\n".join(lines))
             return 0 if not result["refused"] else 3
         outcome = hub.adopt(args.channel)
-        _emit(args, _outcome_dict(outcome),
-              f"Created {outcome.created} products and linked {outcome.linked} listings;"
-              f" {outcome.released} waiting orders released." + _conflict_text(outcome))
+        _emit(
+            args,
+            _outcome_dict(outcome),
+            f"Created {outcome.created} products and linked {outcome.linked} listings;"
+            f" {outcome.released} waiting orders released." + _conflict_text(outcome),
+        )
     finally:
         hub.close()
     return 0
 
 
 def _outcome_dict(outcome) -> dict[str, Any]:
-    return {"linked": outcome.linked, "created": outcome.created, "released": outcome.released,
-            "conflicts": outcome.conflicts, "unmapped": outcome.unmapped}
+    return {
+        "linked": outcome.linked,
+        "created": outcome.created,
+        "released": outcome.released,
+        "conflicts": outcome.conflicts,
+        "unmapped": outcome.unmapped,
+    }
 
 
 def _conflict_text(outcome) -> str:
-    lines = [f"\n  needs you: {c['listing']} ({c['sku'] or 'no SKU'}, {c['name']}): {c['reason']}"
-             for c in outcome.conflicts]
+    lines = [
+        f"\n  needs you: {c['listing']} ({c['sku'] or 'no SKU'}, {c['name']}): {c['reason']}"
+        for c in outcome.conflicts
+    ]
     return "".join(lines)
 
 
@@ -368,19 +507,38 @@ def cmd_mapping(args: argparse.Namespace) -> int:
     try:
         if args.mapping_command == "list":
             rows = hub.listings(args.channel)
-            _emit(args, rows, _table(
-                [[r["listing"], r["sku"], r["name"], _qty(r["channel_quantity"]), r["product_sku"] or "—",
-                  r["method"] or ("ignored" if r["ignored"] else "unmapped")] for r in rows],
-                ["listing", "sku", "name", "channel qty", "local sku", "link"]) if rows
-                else "No listings yet; run `stockbridge sync --once` first.")
+            _emit(
+                args,
+                rows,
+                _table(
+                    [
+                        [
+                            r["listing"],
+                            r["sku"],
+                            r["name"],
+                            _qty(r["channel_quantity"]),
+                            r["product_sku"] or "—",
+                            r["method"] or ("ignored" if r["ignored"] else "unmapped"),
+                        ]
+                        for r in rows
+                    ],
+                    ["listing", "sku", "name", "channel qty", "local sku", "link"],
+                )
+                if rows
+                else "No listings yet; run `stockbridge sync --once` first.",
+            )
             return 0
         if args.mapping_command == "auto":
             outcome = hub.auto_map(args.channel)
-            text = (f"Linked {outcome.linked} listings by SKU; {len(outcome.unmapped)} have no local product;"
-                    f" {outcome.released} waiting orders released." + _conflict_text(outcome))
+            text = (
+                f"Linked {outcome.linked} listings by SKU; {len(outcome.unmapped)} have no local product;"
+                f" {outcome.released} waiting orders released." + _conflict_text(outcome)
+            )
         else:
             outcome = hub.link(args.channel, args.listing, args.sku)
-            text = f"Linked {args.listing} to {args.sku}; {outcome.released} waiting orders released."
+            text = (
+                f"Linked {args.listing} to {args.sku}; {outcome.released} waiting orders released."
+            )
         _emit(args, _outcome_dict(outcome), text)
     finally:
         hub.close()
@@ -393,16 +551,47 @@ def cmd_outbox(args: argparse.Namespace) -> int:
         channel_id = hub.channels.get(args.channel).id if args.channel else None
         if args.outbox_command == "retry":
             n = hub.outbox.retry_failed(channel_id, args.id)
-            _emit(args, {"requeued": n}, f"{n} failed updates queued again; they go out with the next sync.")
+            _emit(
+                args,
+                {"requeued": n},
+                f"{n} failed updates queued again; they go out with the next sync.",
+            )
             return 0
         rows = hub.outbox.rows(channel_id=channel_id)
         names = {c.id: c.name for c in hub.channels.all()}
-        data = [{"id": r["id"], "channel": names.get(r["channel_id"]), "kind": r["kind"], "target": r["target"],
-                 "state": r["state"], "attempts": r["attempts"], "last_error": r["last_error"]} for r in rows]
-        _emit(args, data, _table([[d["id"], d["channel"], d["kind"], d["target"], d["state"], d["attempts"],
-                                   d["last_error"]] for d in data],
-                                 ["id", "channel", "kind", "target", "state", "tries", "last error"])
-              if data else "Nothing waiting.")
+        data = [
+            {
+                "id": r["id"],
+                "channel": names.get(r["channel_id"]),
+                "kind": r["kind"],
+                "target": r["target"],
+                "state": r["state"],
+                "attempts": r["attempts"],
+                "last_error": r["last_error"],
+            }
+            for r in rows
+        ]
+        _emit(
+            args,
+            data,
+            _table(
+                [
+                    [
+                        d["id"],
+                        d["channel"],
+                        d["kind"],
+                        d["target"],
+                        d["state"],
+                        d["attempts"],
+                        d["last_error"],
+                    ]
+                    for d in data
+                ],
+                ["id", "channel", "kind", "target", "state", "tries", "last error"],
+            )
+            if data
+            else "Nothing waiting.",
+        )
     finally:
         hub.close()
     return 0
@@ -412,7 +601,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from app.demo import run_headless_demo
 
     if not args.headless:
-        raise CliError("The window is not part of this build yet; run `stockbridge demo --headless`.")
+        raise CliError(
+            "The window is not part of this build yet; run `stockbridge demo --headless`."
+        )
     return run_headless_demo(args)
 
 
@@ -436,9 +627,17 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {
-    "channel": cmd_channel, "sync": cmd_sync, "status": cmd_status, "orders": cmd_orders,
-    "order": cmd_order, "stock": cmd_stock, "products": cmd_products, "mapping": cmd_mapping,
-    "outbox": cmd_outbox, "demo": cmd_demo, "sandbox": cmd_sandbox,
+    "channel": cmd_channel,
+    "sync": cmd_sync,
+    "status": cmd_status,
+    "orders": cmd_orders,
+    "order": cmd_order,
+    "stock": cmd_stock,
+    "products": cmd_products,
+    "mapping": cmd_mapping,
+    "outbox": cmd_outbox,
+    "demo": cmd_demo,
+    "sandbox": cmd_sandbox,
 }
 
 
@@ -449,7 +648,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     explicit = getattr(args, "data_dir", None) is not None or bool(
-        __import__("os").environ.get(config.DATA_DIR_ENV))
+        __import__("os").environ.get(config.DATA_DIR_ENV)
+    )
     args.data_path = config.data_dir(getattr(args, "data_dir", None))
     if args.command not in ("sandbox",):
         setup_logging(config.log_dir(args.data_path, explicit=explicit))
@@ -467,8 +667,11 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - last line of defence: one line, full log
         log.exception("unexpected error in %s", args.command)
-        print(f"stockbridge: unexpected problem ({type(exc).__name__}: {secrets.redact(str(exc))})."
-              f" Details are in the log.", file=sys.stderr)
+        print(
+            f"stockbridge: unexpected problem ({type(exc).__name__}: {secrets.redact(str(exc))})."
+            f" Details are in the log.",
+            file=sys.stderr,
+        )
         return 1
 
 

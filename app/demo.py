@@ -28,8 +28,9 @@ async def _run(hub: Hub, box) -> dict:
     if hub.channels.exists(DEMO_CHANNEL):
         # A previous demo in this folder: the new sandbox has a new address and token.
         hub.remove_channel(DEMO_CHANNEL)
-    await hub.add_channel("selldone", DEMO_CHANNEL, account=str(box.shop_id), secret=box.token,
-                          base_url=box.base_url)
+    await hub.add_channel(
+        "selldone", DEMO_CHANNEL, account=str(box.shop_id), secret=box.token, base_url=box.base_url
+    )
     first = (await hub.sync(DEMO_CHANNEL))[0]
     adopted = hub.adopt(DEMO_CHANNEL)
     second = (await hub.sync(DEMO_CHANNEL))[0]
@@ -39,8 +40,19 @@ async def _run(hub: Hub, box) -> dict:
     product_ref, _, variant_ref = listing["listing"].partition(":")
     before = _sellable(hub, listing["product_sku"])
     basket = box.create_order(
-        [{"product_id": int(product_ref), "variant_id": int(variant_ref) if variant_ref else None, "count": 2}],
-        buyer={"id": 990001, "name": "Demo Buyer", "email": "buyer@example.com", "phone": "+49301234567"},
+        [
+            {
+                "product_id": int(product_ref),
+                "variant_id": int(variant_ref) if variant_ref else None,
+                "count": 2,
+            }
+        ],
+        buyer={
+            "id": 990001,
+            "name": "Demo Buyer",
+            "email": "buyer@example.com",
+            "phone": "+49301234567",
+        },
     )
     third = (await hub.sync(DEMO_CHANNEL))[0]
     after = _sellable(hub, listing["product_sku"])
@@ -51,15 +63,25 @@ async def _run(hub: Hub, box) -> dict:
         by_status[o["status"]] = by_status.get(o["status"], 0) + 1
     return {
         "sandbox": box.base_url,
-        "first_sync": first.as_dict(), "adopt": {"created": adopted.created, "linked": adopted.linked,
-                                                 "released": adopted.released,
-                                                 "needs_you": adopted.conflicts},
-        "second_sync": second.as_dict(), "buyer_order_sync": third.as_dict(),
+        "first_sync": first.as_dict(),
+        "adopt": {
+            "created": adopted.created,
+            "linked": adopted.linked,
+            "released": adopted.released,
+            "needs_you": adopted.conflicts,
+        },
+        "second_sync": second.as_dict(),
+        "buyer_order_sync": third.as_dict(),
         "orders_by_status": by_status,
         "needs_mapping": sum(1 for o in orders if o["needs_mapping"]),
-        "buyer_order": {"number": f"SM-{basket['id']}", "sku": listing["product_sku"], "quantity": 2,
-                        "available_before": before, "available_after": after,
-                        "shop_quantity_after_push": shop_qty},
+        "buyer_order": {
+            "number": f"SM-{basket['id']}",
+            "sku": listing["product_sku"],
+            "quantity": 2,
+            "available_before": before,
+            "available_after": after,
+            "shop_quantity_after_push": shop_qty,
+        },
         "committed": [r for r in hub.stock() if r["committed"]],
     }
 
@@ -87,7 +109,12 @@ def run_headless_demo(args: argparse.Namespace) -> int:
 
 
 def _describe(r: dict) -> str:
-    first, adopt, third, buyer = r["first_sync"], r["adopt"], r["buyer_order_sync"], r["buyer_order"]
+    first, adopt, third, buyer = (
+        r["first_sync"],
+        r["adopt"],
+        r["buyer_order_sync"],
+        r["buyer_order"],
+    )
     lines = [
         f"Stockbridge demo — Selldone sandbox at {r['sandbox']}",
         f"Data folder: {r['data_dir']}",
@@ -98,16 +125,26 @@ def _describe(r: dict) -> str:
         f" {adopt['linked']} listings linked, {adopt['released']} waiting orders released.",
     ]
     for c in adopt["needs_you"]:
-        lines.append(f"     needs you: listing {c['listing']} ({c['sku'] or 'no SKU'}, {c['name']}): {c['reason']}")
-    lines.append("   Orders now: " + ", ".join(f"{n} {s}" for s, n in sorted(r["orders_by_status"].items())))
-    lines.append(f"3. A buyer ordered 2 × {buyer['sku']} ({buyer['number']}). After the next sync"
-                 f" ({third['orders_created']} new order, {third['pushes_sent']} updates sent):")
-    lines.append(f"   available {buyer['available_before']:g} → {buyer['available_after']:g};"
-                 f" the shop now shows {buyer['shop_quantity_after_push']:g}.")
+        lines.append(
+            f"     needs you: listing {c['listing']} ({c['sku'] or 'no SKU'}, {c['name']}): {c['reason']}"
+        )
+    lines.append(
+        "   Orders now: " + ", ".join(f"{n} {s}" for s, n in sorted(r["orders_by_status"].items()))
+    )
+    lines.append(
+        f"3. A buyer ordered 2 × {buyer['sku']} ({buyer['number']}). After the next sync"
+        f" ({third['orders_created']} new order, {third['pushes_sent']} updates sent):"
+    )
+    lines.append(
+        f"   available {buyer['available_before']:g} → {buyer['available_after']:g};"
+        f" the shop now shows {buyer['shop_quantity_after_push']:g}."
+    )
     lines.append("")
     lines.append("Committed stock (reserved for open orders):")
     width = max((len(c["sku"]) for c in r["committed"]), default=3)
     for c in r["committed"]:
-        lines.append(f"   {c['sku'].ljust(width)}  on hand {c['on_hand']:g}  committed {c['committed']:g}"
-                     f"  available {c['available']:g}")
+        lines.append(
+            f"   {c['sku'].ljust(width)}  on hand {c['on_hand']:g}  committed {c['committed']:g}"
+            f"  available {c['available']:g}"
+        )
     return "\n".join(lines)

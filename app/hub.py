@@ -29,7 +29,9 @@ class HubError(ValueError):
 
 
 class Hub:
-    def __init__(self, data_dir: Path, *, client_factory: ClientFactory = default_client_factory) -> None:
+    def __init__(
+        self, data_dir: Path, *, client_factory: ClientFactory = default_client_factory
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.db = Database.in_dir(self.data_dir)
         self.catalog = Catalog(self.db)
@@ -45,10 +47,19 @@ class Hub:
         self.db.close()
 
     # -- channels ---------------------------------------------------------------------
-    async def add_channel(self, platform_key: str, name: str, *, account: str, secret: str,
-                          base_url: str | None = None, mapping_mode: str = "sku",
-                          warehouse: str | None = None, settings: dict[str, Any] | None = None,
-                          test: bool = True) -> tuple[Channel, ShopInfo | None]:
+    async def add_channel(
+        self,
+        platform_key: str,
+        name: str,
+        *,
+        account: str,
+        secret: str,
+        base_url: str | None = None,
+        mapping_mode: str = "sku",
+        warehouse: str | None = None,
+        settings: dict[str, Any] | None = None,
+        test: bool = True,
+    ) -> tuple[Channel, ShopInfo | None]:
         """Store the secret in the keyring, test the connection, then record the channel."""
         spec = registry.platform(platform_key)
         name = name.strip()
@@ -74,8 +85,15 @@ class Hub:
                 await client.aclose()
         secrets.store(name, secret)
         warehouse_id = self.catalog.warehouse_id(warehouse, create=True)
-        channel = self.channels.add(name, spec.key, url, account=account, warehouse_id=warehouse_id,
-                                    mapping_mode=mapping_mode, settings=settings)
+        channel = self.channels.add(
+            name,
+            spec.key,
+            url,
+            account=account,
+            warehouse_id=warehouse_id,
+            mapping_mode=mapping_mode,
+            settings=settings,
+        )
         return channel, info
 
     def remove_channel(self, name: str) -> None:
@@ -86,8 +104,16 @@ class Hub:
     def channel_list(self) -> list[dict[str, Any]]:
         out = []
         for ch in self.channels.all():
-            out.append({"name": ch.name, "platform": ch.platform, "base_url": ch.base_url,
-                        "account": ch.account, "mapping": ch.mapping_mode, "enabled": ch.enabled})
+            out.append(
+                {
+                    "name": ch.name,
+                    "platform": ch.platform,
+                    "base_url": ch.base_url,
+                    "account": ch.account,
+                    "mapping": ch.mapping_mode,
+                    "enabled": ch.enabled,
+                }
+            )
         return out
 
     # -- sync -------------------------------------------------------------------------
@@ -103,17 +129,26 @@ class Hub:
             last = self.channels.last_sync(ch.id)
             last_ok = self.channels.last_sync(ch.id, ok_only=True)
             counts = self.outbox.counts(ch.id)
-            out.append({
-                "channel": ch.name, "platform": ch.platform, "enabled": ch.enabled,
-                "last_sync": _iso(last["finished_at"]) if last else None,
-                "last_success": _iso(last_ok["finished_at"]) if last_ok else None,
-                "last_result": last["summary"] if last else "",
-                "last_error": (last["error"] or None) if last and not last["ok"] else None,
-                "queued_pushes": counts["pending"], "failed_pushes": counts["failed"],
-                "needs_mapping": int(self.db.scalar(
-                    "SELECT COUNT(*) FROM orders WHERE channel_id = ? AND needs_mapping = 1", (ch.id,))),
-                "quarantined": len(self.channels.quarantined(ch.id)),
-            })
+            out.append(
+                {
+                    "channel": ch.name,
+                    "platform": ch.platform,
+                    "enabled": ch.enabled,
+                    "last_sync": _iso(last["finished_at"]) if last else None,
+                    "last_success": _iso(last_ok["finished_at"]) if last_ok else None,
+                    "last_result": last["summary"] if last else "",
+                    "last_error": (last["error"] or None) if last and not last["ok"] else None,
+                    "queued_pushes": counts["pending"],
+                    "failed_pushes": counts["failed"],
+                    "needs_mapping": int(
+                        self.db.scalar(
+                            "SELECT COUNT(*) FROM orders WHERE channel_id = ? AND needs_mapping = 1",
+                            (ch.id,),
+                        )
+                    ),
+                    "quarantined": len(self.channels.quarantined(ch.id)),
+                }
+            )
         return out
 
     # -- catalogue and stock ----------------------------------------------------------
@@ -135,8 +170,9 @@ class Hub:
                         problems.append(RowProblem(row.line, str(exc)))
                         continue
                     if existing is None:
-                        product = self.catalog.add_product(row.sku, row.name, barcode=row.barcode,
-                                                           cost_price=row.cost_price)
+                        product = self.catalog.add_product(
+                            row.sku, row.name, barcode=row.barcode, cost_price=row.cost_price
+                        )
                         created += 1
                     else:
                         fields: dict[str, Any] = {"name": row.name}
@@ -147,8 +183,13 @@ class Hub:
                         product = self.catalog.update_product(existing.id, **fields)
                         updated += 1
                     if row.on_hand is not None:
-                        delta = self.ledger.set_on_hand(product.id, warehouse_id, row.on_hand,
-                                                        reason="stock count", note="catalogue import")
+                        delta = self.ledger.set_on_hand(
+                            product.id,
+                            warehouse_id,
+                            row.on_hand,
+                            reason="stock count",
+                            note="catalogue import",
+                        )
                         if delta:
                             counted += 1
                             touched.add(product.id)
@@ -156,9 +197,16 @@ class Hub:
         else:
             created = sum(1 for _, e in plan if e is None)
             updated = len(plan) - created
-        return {"dry_run": dry_run, "rows": len(rows), "created": created, "updated": updated,
-                "stock_changed": counted,
-                "refused": [{"line": p.line, "reason": p.reason} for p in sorted(problems, key=lambda p: p.line)]}
+        return {
+            "dry_run": dry_run,
+            "rows": len(rows),
+            "created": created,
+            "updated": updated,
+            "stock_changed": counted,
+            "refused": [
+                {"line": p.line, "reason": p.reason} for p in sorted(problems, key=lambda p: p.line)
+            ],
+        }
 
     def _product_by_sku(self, sku: str):
         product = self.catalog.by_sku(sku)
@@ -166,17 +214,23 @@ class Hub:
             raise HubError(f"No product with SKU '{sku}'. See `stockbridge stock`.")
         return product
 
-    def adjust_stock(self, sku: str, by: float, reason: str, warehouse: str | None = None) -> dict[str, Any]:
+    def adjust_stock(
+        self, sku: str, by: float, reason: str, warehouse: str | None = None
+    ) -> dict[str, Any]:
         if not reason.strip():
             raise HubError("Say why the stock changes (--reason).")
         product = self._product_by_sku(sku)
         wid = self._warehouse(warehouse)
         with self.db.transaction():
-            self.ledger.record(product.id, wid, on_hand=by, reason="adjustment", note=reason.strip())
+            self.ledger.record(
+                product.id, wid, on_hand=by, reason="adjustment", note=reason.strip()
+            )
             self.orders.enqueue_stock_pushes({product.id})
         return self.stock_row(product.id)
 
-    def count_stock(self, sku: str, on_hand: float, warehouse: str | None = None, note: str = "") -> dict[str, Any]:
+    def count_stock(
+        self, sku: str, on_hand: float, warehouse: str | None = None, note: str = ""
+    ) -> dict[str, Any]:
         if on_hand < 0:
             raise HubError("A stock count cannot be negative.")
         product = self._product_by_sku(sku)
@@ -212,16 +266,28 @@ class Hub:
 
     def listings(self, channel: str) -> list[dict[str, Any]]:
         ch = self.channels.get(channel)
-        return [{"listing": r["external_id"], "sku": r["sku"], "name": r["name"],
-                 "channel_quantity": r["quantity"], "product_sku": r["product_sku"],
-                 "method": r["method"], "ignored": bool(r["ignored"])}
-                for r in self.channels.listings(ch.id)]
+        return [
+            {
+                "listing": r["external_id"],
+                "sku": r["sku"],
+                "name": r["name"],
+                "channel_quantity": r["quantity"],
+                "product_sku": r["product_sku"],
+                "method": r["method"],
+                "ignored": bool(r["ignored"]),
+            }
+            for r in self.channels.listings(ch.id)
+        ]
 
     # -- orders -----------------------------------------------------------------------
-    def order_list(self, status: str | None = None, channel: str | None = None,
-                   limit: int | None = None) -> list[dict[str, Any]]:
+    def order_list(
+        self, status: str | None = None, channel: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
         channel_id = self.channels.get(channel).id if channel else None
-        return [order_dict(o) for o in self.orders.list(status=status, channel_id=channel_id, limit=limit)]
+        return [
+            order_dict(o)
+            for o in self.orders.list(status=status, channel_id=channel_id, limit=limit)
+        ]
 
     def order_action(self, ref: str, action: str, **kwargs: Any) -> dict[str, Any]:
         order_id = self.orders.find(ref)
@@ -238,27 +304,53 @@ def _iso(ts: float | None) -> str | None:
 
 
 def _stock_dict(level) -> dict[str, Any]:
-    return {"sku": level.sku, "name": level.name, "on_hand": level.on_hand,
-            "committed": level.committed, "safety_buffer": level.safety_buffer,
-            "available": level.available, "sellable": level.sellable}
+    return {
+        "sku": level.sku,
+        "name": level.name,
+        "on_hand": level.on_hand,
+        "committed": level.committed,
+        "safety_buffer": level.safety_buffer,
+        "available": level.available,
+        "sellable": level.sellable,
+    }
 
 
 def order_dict(o: dict[str, Any], *, detail: bool = False) -> dict[str, Any]:
     out = {
-        "id": o["id"], "channel": o["channel"], "external_id": o["external_id"], "number": o["number"],
-        "status": o["status"], "payment_status": o["payment_status"], "total": o["total"],
-        "currency": o["currency"], "customer": o["customer_name"], "needs_mapping": bool(o["needs_mapping"]),
-        "history_only": bool(o["history_only"]), "tracking_code": o["tracking_code"],
-        "tracking_url": o["tracking_url"], "invoice_number": o["invoice_number"],
+        "id": o["id"],
+        "channel": o["channel"],
+        "external_id": o["external_id"],
+        "number": o["number"],
+        "status": o["status"],
+        "payment_status": o["payment_status"],
+        "total": o["total"],
+        "currency": o["currency"],
+        "customer": o["customer_name"],
+        "needs_mapping": bool(o["needs_mapping"]),
+        "history_only": bool(o["history_only"]),
+        "tracking_code": o["tracking_code"],
+        "tracking_url": o["tracking_url"],
+        "invoice_number": o["invoice_number"],
         "placed_at": _iso(o["placed_at"]),
-        "lines": [{"line": ln["external_id"], "sku": ln["sku"], "name": ln["name"],
-                   "quantity": ln["quantity"], "mapped": ln["product_id"] is not None,
-                   "fulfil": bool(ln["fulfil"]), "committed": ln["committed"],
-                   "deducted": ln["deducted"]} for ln in o.get("lines", [])],
+        "lines": [
+            {
+                "line": ln["external_id"],
+                "sku": ln["sku"],
+                "name": ln["name"],
+                "quantity": ln["quantity"],
+                "mapped": ln["product_id"] is not None,
+                "fulfil": bool(ln["fulfil"]),
+                "committed": ln["committed"],
+                "deducted": ln["deducted"],
+            }
+            for ln in o.get("lines", [])
+        ],
     }
     if detail:
-        out["history"] = [{"at": _iso(e["created_at"]), "kind": e["kind"], "message": e["message"]}
-                          for e in o.get("events", [])]
+        out["history"] = [
+            {"at": _iso(e["created_at"]), "kind": e["kind"], "message": e["message"]}
+            for e in o.get("events", [])
+        ]
     return out
 
 

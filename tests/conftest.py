@@ -37,16 +37,31 @@ def db(tmp_path):
 @pytest.fixture
 def channel(db):
     catalog = Catalog(db)
-    return ChannelRepo(db).add("Web shop", "selldone", "http://127.0.0.1:1", account="1",
-                               warehouse_id=catalog.default_warehouse_id())
+    return ChannelRepo(db).add(
+        "Web shop",
+        "selldone",
+        "http://127.0.0.1:1",
+        account="1",
+        warehouse_id=catalog.default_warehouse_id(),
+    )
 
 
-def make_order(ext: str, status=OrderStatus.REQUESTED, lines=(("L1", "KEG", 2),), updated=1000.0,
-               **extra) -> ChannelOrder:
+def make_order(
+    ext: str, status=OrderStatus.REQUESTED, lines=(("L1", "KEG", 2),), updated=1000.0, **extra
+) -> ChannelOrder:
     return ChannelOrder(
-        external_id=ext, number=f"SM-{ext}", status=status, payment_status=PaymentStatus.PAID,
-        total=10.0, currency="EUR", updated_at=updated, created_at=updated,
-        lines=[ChannelOrderLine(external_id=lid, listing_id=f"P-{sku}", sku=sku, name=sku, quantity=q)
-               for lid, sku, q in lines],
-        customer=ChannelCustomer(ref="user:1", name="Anna"), **extra,
+        external_id=ext,
+        number=f"SM-{ext}",
+        status=status,
+        payment_status=PaymentStatus.PAID,
+        total=10.0,
+        currency="EUR",
+        updated_at=updated,
+        created_at=updated,
+        lines=[
+            ChannelOrderLine(external_id=lid, listing_id=f"P-{sku}", sku=sku, name=sku, quantity=q)
+            for lid, sku, q in lines
+        ],
+        customer=ChannelCustomer(ref="user:1", name="Anna"),
+        **extra,
     )

@@ -80,7 +80,9 @@ def parse_catalog(data: bytes) -> tuple[list[CatalogRow], list[RowProblem]]:
         if len(record) < len(header):
             record = record + [""] * (len(header) - len(record))
         elif len(record) > len(header):
-            problems.append(RowProblem(line, f"{len(record)} fields where the header has {len(header)}"))
+            problems.append(
+                RowProblem(line, f"{len(record)} fields where the header has {len(header)}")
+            )
             continue
 
         def cell(name: str, record=record) -> str:
@@ -112,6 +114,15 @@ def parse_catalog(data: bytes) -> tuple[list[CatalogRow], list[RowProblem]]:
             problems.append(RowProblem(line, bad))
             continue
         seen[sku] = line
-        rows.append(CatalogRow(line, sku, cell("name") or sku, cell("barcode"),
-                               numbers["cost_price"], numbers["on_hand"], cell("warehouse")))
+        rows.append(
+            CatalogRow(
+                line,
+                sku,
+                cell("name") or sku,
+                cell("barcode"),
+                numbers["cost_price"],
+                numbers["on_hand"],
+                cell("warehouse"),
+            )
+        )
     return rows, problems

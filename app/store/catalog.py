@@ -20,8 +20,9 @@ class Product:
 
 
 def _product(row) -> Product:
-    return Product(row["id"], row["sku"], row["name"], row["barcode"], row["cost_price"],
-                   row["safety_buffer"])
+    return Product(
+        row["id"], row["sku"], row["name"], row["barcode"], row["cost_price"], row["safety_buffer"]
+    )
 
 
 class Catalog:
@@ -30,7 +31,9 @@ class Catalog:
 
     # -- warehouses -------------------------------------------------------------------
     def default_warehouse_id(self) -> int:
-        return int(self.db.scalar("SELECT id FROM warehouses WHERE is_default = 1 ORDER BY id LIMIT 1"))
+        return int(
+            self.db.scalar("SELECT id FROM warehouses WHERE is_default = 1 ORDER BY id LIMIT 1")
+        )
 
     def warehouse_id(self, name: str | None, *, create: bool = False) -> int:
         if not name:
@@ -41,10 +44,14 @@ class Catalog:
         if not create:
             raise KeyError(name)
         with self.db.transaction() as conn:
-            return int(conn.execute("INSERT INTO warehouses (name) VALUES (?)", (name.strip(),)).lastrowid)
+            return int(
+                conn.execute("INSERT INTO warehouses (name) VALUES (?)", (name.strip(),)).lastrowid
+            )
 
     def warehouses(self) -> list[dict]:
-        return [dict(r) for r in self.db.all("SELECT id, name, is_default FROM warehouses ORDER BY id")]
+        return [
+            dict(r) for r in self.db.all("SELECT id, name, is_default FROM warehouses ORDER BY id")
+        ]
 
     # -- products ---------------------------------------------------------------------
     def add_product(

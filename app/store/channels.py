@@ -28,9 +28,15 @@ class Channel:
 
 def _channel(row) -> Channel:
     return Channel(
-        id=row["id"], name=row["name"], platform=row["platform"], base_url=row["base_url"],
-        account=row["account"], warehouse_id=row["warehouse_id"], mapping_mode=row["mapping_mode"],
-        enabled=bool(row["enabled"]), first_import_done=bool(row["first_import_done"]),
+        id=row["id"],
+        name=row["name"],
+        platform=row["platform"],
+        base_url=row["base_url"],
+        account=row["account"],
+        warehouse_id=row["warehouse_id"],
+        mapping_mode=row["mapping_mode"],
+        enabled=bool(row["enabled"]),
+        first_import_done=bool(row["first_import_done"]),
         settings=json.loads(row["settings"] or "{}"),
     )
 
@@ -60,8 +66,16 @@ class ChannelRepo:
             conn.execute(
                 "INSERT INTO channels (name, platform, base_url, account, settings, warehouse_id,"
                 " mapping_mode, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (name, platform, base_url.rstrip("/"), account, json.dumps(settings or {}),
-                 warehouse_id, mapping_mode, time.time()),
+                (
+                    name,
+                    platform,
+                    base_url.rstrip("/"),
+                    account,
+                    json.dumps(settings or {}),
+                    warehouse_id,
+                    mapping_mode,
+                    time.time(),
+                ),
             )
         return self.get(name)
 
@@ -133,8 +147,15 @@ class ChannelRepo:
                     "SELECT id FROM listings WHERE channel_id = ? AND external_id = ?",
                     (channel_id, item.external_id),
                 ).fetchone()
-                values = (item.product_id, item.variant_id, normalise_sku(item.sku), item.mpn or "",
-                          item.barcode or "", item.name or "", item.quantity)
+                values = (
+                    item.product_id,
+                    item.variant_id,
+                    normalise_sku(item.sku),
+                    item.mpn or "",
+                    item.barcode or "",
+                    item.name or "",
+                    item.quantity,
+                )
                 if row is None:
                     cur = conn.execute(
                         "INSERT INTO listings (channel_id, external_id, product_ref, variant_ref, sku,"
@@ -175,9 +196,14 @@ class ChannelRepo:
 
     def listing_as_record(self, row: dict) -> ChannelListing:
         return ChannelListing(
-            external_id=row["external_id"], product_id=row["product_ref"],
-            variant_id=row["variant_ref"], sku=row["sku"], name=row["name"],
-            quantity=row["quantity"], mpn=row["mpn"], barcode=row["barcode"],
+            external_id=row["external_id"],
+            product_id=row["product_ref"],
+            variant_id=row["variant_ref"],
+            sku=row["sku"],
+            name=row["name"],
+            quantity=row["quantity"],
+            mpn=row["mpn"],
+            barcode=row["barcode"],
         )
 
     def set_listing_quantity(self, listing_id: int, quantity: float) -> None:
@@ -253,8 +279,9 @@ class ChannelRepo:
                 ).lastrowid
             )
 
-    def log_finish(self, log_id: int, *, ok: bool, summary: str, error: str = "",
-                   counts: dict | None = None) -> None:
+    def log_finish(
+        self, log_id: int, *, ok: bool, summary: str, error: str = "", counts: dict | None = None
+    ) -> None:
         with self.db.transaction() as conn:
             conn.execute(
                 "UPDATE sync_log SET finished_at = ?, ok = ?, summary = ?, error = ?, counts = ?"

@@ -6,10 +6,10 @@ import logging
 import re
 import sqlite3
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from collections.abc import Iterator
 
 import sqlite_utils
 

@@ -32,8 +32,16 @@ class Ledger:
                 "INSERT INTO stock_movements (product_id, warehouse_id, on_hand_delta,"
                 " committed_delta, reason, note, order_line_id, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (product_id, warehouse_id, on_hand, committed, reason, note, order_line_id,
-                 at or time.time()),
+                (
+                    product_id,
+                    warehouse_id,
+                    on_hand,
+                    committed,
+                    reason,
+                    note,
+                    order_line_id,
+                    at or time.time(),
+                ),
             )
             conn.execute(
                 "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, committed)"
@@ -59,7 +67,9 @@ class Ledger:
             self.record(product_id, warehouse_id, on_hand=delta, reason=reason, note=note)
         return delta
 
-    def levels(self, product_ids: list[int] | None = None, sku: str | None = None) -> list[StockLevel]:
+    def levels(
+        self, product_ids: list[int] | None = None, sku: str | None = None
+    ) -> list[StockLevel]:
         """Stock per product, summed over warehouses, with the product's safety buffer."""
         where, args = [], []
         if sku is not None:
@@ -76,7 +86,9 @@ class Ledger:
             + " GROUP BY p.id ORDER BY p.sku"
         )
         return [
-            StockLevel(r["id"], r["sku"], r["name"], r["on_hand"], r["committed"], r["safety_buffer"])
+            StockLevel(
+                r["id"], r["sku"], r["name"], r["on_hand"], r["committed"], r["safety_buffer"]
+            )
             for r in self.db.all(sql, tuple(args))
         ]
 
@@ -99,7 +111,9 @@ class Ledger:
         ledger = self.totals_from_movements()
         cached = {
             (r[0], r[1]): (r[2], r[3])
-            for r in self.db.all("SELECT product_id, warehouse_id, on_hand, committed FROM stock_levels")
+            for r in self.db.all(
+                "SELECT product_id, warehouse_id, on_hand, committed FROM stock_levels"
+            )
         }
         problems = []
         for key in set(ledger) | set(cached):

@@ -36,8 +36,12 @@ class MappingRepo:
 
     def _views(self, channel: Channel) -> tuple[list[dict], list[ListingView]]:
         rows = self.channels.listings(channel.id)
-        views = [ListingView(r["id"], r["external_id"], r["sku"], r["product_id"] is not None,
-                             bool(r["ignored"])) for r in rows]
+        views = [
+            ListingView(
+                r["id"], r["external_id"], r["sku"], r["product_id"] is not None, bool(r["ignored"])
+            )
+            for r in rows
+        ]
         return rows, views
 
     def auto_link(self, channel: Channel) -> MappingOutcome:
@@ -82,12 +86,19 @@ class MappingRepo:
         return outcome
 
     def adopt(self, channel: Channel) -> MappingOutcome:
-        """Create local products from the channel's unlinked listings; channel quantity = opening stock."""
+        """Create local products from the channel's unlinked listings.
+
+        The channel's quantity is what it offers for sale now: a shop has already
+        taken its open orders off it. So the opening stock is set, after those orders
+        are processed, to make available equal the channel's quantity — on hand then
+        still includes what new orders have reserved.
+        """
         rows, views = self._views(channel)
         plan = plan_sku_links(views, {})
         outcome = MappingOutcome()
         by_id = {r["id"]: r for r in rows}
         ledger = Ledger(self.db)
+        opening: dict[int, float] = {}
         with self.db.transaction():
             for listing_id, reason in plan.conflicts:
                 outcome.conflicts.append(_describe(by_id[listing_id], reason))
@@ -97,14 +108,21 @@ class MappingRepo:
                 product = self.catalog.by_sku(sku)
                 if product is None:
                     product = self.catalog.add_product(sku, row["name"], barcode=row["barcode"])
-                    quantity = float(row["quantity"] or 0)
-                    if quantity:
-                        ledger.record(product.id, channel.warehouse_id, on_hand=quantity,
-                                      reason="opening stock", note=f"adopted from {channel.name}")
+                    opening[product.id] = float(row["quantity"] or 0)
                     outcome.created += 1
                 self.channels.link(listing_id, product.id, LinkMethod.SKU)
                 outcome.linked += 1
-        outcome.released = self.book.release_held(channel)
+            outcome.released = self.book.release_held(channel)
+            for product_id, quantity in opening.items():
+                delta = quantity - ledger.level(product_id).available
+                ledger.record(
+                    product_id,
+                    channel.warehouse_id,
+                    on_hand=delta,
+                    reason="opening stock",
+                    note=f"adopted from {channel.name}",
+                )
+            self.book.enqueue_stock_pushes(set(opening))
         return outcome
 
 

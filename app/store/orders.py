@@ -61,8 +61,14 @@ class IngestResult:
 def fingerprint(order: ChannelOrder) -> str:
     """What about an order matters locally; an unchanged fingerprint means nothing to do."""
     parts = [
-        order.status, order.payment_status, f"{order.total:.4f}", order.currency,
-        order.tracking_code, order.tracking_url, order.invoice_number, order.channel_state,
+        order.status,
+        order.payment_status,
+        f"{order.total:.4f}",
+        order.currency,
+        order.tracking_code,
+        order.tracking_url,
+        order.invoice_number,
+        order.channel_state,
         [(ln.external_id, ln.listing_id, ln.sku, ln.quantity) for ln in order.lines],
         order.customer.ref if order.customer else "",
     ]
@@ -91,7 +97,9 @@ class OrderBook:
         self.outbox = Outbox(db)
 
     # -- import ---------------------------------------------------------------------
-    def ingest(self, channel: Channel, orders: list[ChannelOrder], *, first_import: bool) -> IngestResult:
+    def ingest(
+        self, channel: Channel, orders: list[ChannelOrder], *, first_import: bool
+    ) -> IngestResult:
         """Import a page of channel orders in one transaction; idempotent."""
         result = IngestResult()
         resolver = _Resolver(self.db, self.channels, channel)
@@ -102,8 +110,14 @@ class OrderBook:
             self.enqueue_stock_pushes(result.committed_products)
         return result
 
-    def _ingest_one(self, channel: Channel, co: ChannelOrder, first_import: bool,
-                    resolver: _Resolver, result: IngestResult) -> None:
+    def _ingest_one(
+        self,
+        channel: Channel,
+        co: ChannelOrder,
+        first_import: bool,
+        resolver: _Resolver,
+        result: IngestResult,
+    ) -> None:
         conn = self.db.conn
         fp = fingerprint(co)
         row = conn.execute(
@@ -113,29 +127,46 @@ class OrderBook:
         now = time.time()
         customer = co.customer
         common = dict(
-            number=co.number, payment_status=str(co.payment_status), total=co.total,
-            currency=co.currency, customer_ref=customer.ref if customer else "",
+            number=co.number,
+            payment_status=str(co.payment_status),
+            total=co.total,
+            currency=co.currency,
+            customer_ref=customer.ref if customer else "",
             customer_name=customer.name if customer else str(co.receiver.get("name", "")),
             customer_email=customer.email if customer else "",
-            receiver=json.dumps(co.receiver, default=str), channel_state=co.channel_state,
-            channel_updated_at=co.updated_at, fingerprint=fp, placed_at=co.created_at,
-            raw=json.dumps(co.raw, default=str), updated_at=now,
+            receiver=json.dumps(co.receiver, default=str),
+            channel_state=co.channel_state,
+            channel_updated_at=co.updated_at,
+            fingerprint=fp,
+            placed_at=co.created_at,
+            raw=json.dumps(co.raw, default=str),
+            updated_at=now,
         )
         if row is None:
             history = first_import and co.status in lifecycle.HISTORY_ON_FIRST_IMPORT
-            cols = dict(common, channel_id=channel.id, external_id=co.external_id,
-                        status=str(co.status), history_only=int(history), imported_at=now,
-                        tracking_code=co.tracking_code, tracking_url=co.tracking_url,
-                        invoice_number=co.invoice_number)
+            cols = dict(
+                common,
+                channel_id=channel.id,
+                external_id=co.external_id,
+                status=str(co.status),
+                history_only=int(history),
+                imported_at=now,
+                tracking_code=co.tracking_code,
+                tracking_url=co.tracking_url,
+                invoice_number=co.invoice_number,
+            )
             order_id = conn.execute(
                 f"INSERT INTO orders ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                 tuple(cols.values()),
             ).lastrowid
             status = co.status
             result.created += 1
-            self._event(order_id, "imported",
-                        f"Imported from {channel.name} as {lifecycle.LABELS[status].lower()}"
-                        + (" (history: stock not moved)" if history else ""))
+            self._event(
+                order_id,
+                "imported",
+                f"Imported from {channel.name} as {lifecycle.LABELS[status].lower()}"
+                + (" (history: stock not moved)" if history else ""),
+            )
         else:
             order_id = row["id"]
             if row["fingerprint"] == fp:
@@ -158,8 +189,11 @@ class OrderBook:
             )
             result.updated += 1
             if status != local:
-                self._event(order_id, "channel",
-                            f"{channel.name} reports the order {lifecycle.LABELS[status].lower()}")
+                self._event(
+                    order_id,
+                    "channel",
+                    f"{channel.name} reports the order {lifecycle.LABELS[status].lower()}",
+                )
         for line in co.lines:
             existing = conn.execute(
                 "SELECT id FROM order_lines WHERE order_id = ? AND external_id = ?",
@@ -170,8 +204,17 @@ class OrderBook:
                 line_id = conn.execute(
                     "INSERT INTO order_lines (order_id, external_id, listing_ref, sku, name, quantity,"
                     " unit_price, product_id, warehouse_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (order_id, line.external_id, line.listing_id, line.sku, line.name, line.quantity,
-                     line.unit_price, product_id, channel.warehouse_id),
+                    (
+                        order_id,
+                        line.external_id,
+                        line.listing_id,
+                        line.sku,
+                        line.name,
+                        line.quantity,
+                        line.unit_price,
+                        product_id,
+                        channel.warehouse_id,
+                    ),
                 ).lastrowid
                 if history and product_id is not None:
                     opening = lifecycle.opening_holding(status, line.quantity)
@@ -183,7 +226,14 @@ class OrderBook:
                 conn.execute(
                     "UPDATE order_lines SET listing_ref = ?, sku = ?, name = ?, quantity = ?,"
                     " unit_price = ? WHERE id = ?",
-                    (line.listing_id, line.sku, line.name, line.quantity, line.unit_price, existing["id"]),
+                    (
+                        line.listing_id,
+                        line.sku,
+                        line.name,
+                        line.quantity,
+                        line.unit_price,
+                        existing["id"],
+                    ),
                 )
         moved = self._settle(order_id, status, resolver, history=history)
         result.committed_products |= moved
@@ -191,8 +241,14 @@ class OrderBook:
             result.needs_mapping += 1
 
     # -- stock effects ----------------------------------------------------------------
-    def _settle(self, order_id: int, status: OrderStatus, resolver: _Resolver | None = None,
-                *, history: bool = False) -> set[int]:
+    def _settle(
+        self,
+        order_id: int,
+        status: OrderStatus,
+        resolver: _Resolver | None = None,
+        *,
+        history: bool = False,
+    ) -> set[int]:
         """Bring every line's holding to what ``status`` asks; returns the products moved.
 
         For a history order (first import), a line mapped late gets its opening holding
@@ -210,9 +266,13 @@ class OrderBook:
             if product_id is None and resolver is not None and status not in lifecycle.CLOSED:
                 product_id = resolver.product_for(ln["listing_ref"], ln["sku"])
                 if product_id is not None:
-                    conn.execute("UPDATE order_lines SET product_id = ? WHERE id = ?", (product_id, ln["id"]))
+                    conn.execute(
+                        "UPDATE order_lines SET product_id = ? WHERE id = ?", (product_id, ln["id"])
+                    )
                     if history:
-                        opening = lifecycle.opening_holding(status, ln["quantity"], bool(ln["fulfil"]))
+                        opening = lifecycle.opening_holding(
+                            status, ln["quantity"], bool(ln["fulfil"])
+                        )
                         conn.execute(
                             "UPDATE order_lines SET committed = ?, deducted = ? WHERE id = ?",
                             (opening.committed, opening.deducted, ln["id"]),
@@ -226,8 +286,12 @@ class OrderBook:
             if move.is_zero:
                 continue
             self.ledger.record(
-                product_id, ln["warehouse_id"], on_hand=move.on_hand, committed=move.committed,
-                reason=f"order {status}", order_line_id=ln["id"],
+                product_id,
+                ln["warehouse_id"],
+                on_hand=move.on_hand,
+                committed=move.committed,
+                reason=f"order {status}",
+                order_line_id=ln["id"],
             )
             conn.execute(
                 "UPDATE order_lines SET committed = ?, deducted = ? WHERE id = ?",
@@ -259,7 +323,8 @@ class OrderBook:
         released = 0
         with self.db.transaction():
             held = self.db.all(
-                "SELECT id, status FROM orders WHERE channel_id = ? AND needs_mapping = 1", (channel.id,)
+                "SELECT id, status FROM orders WHERE channel_id = ? AND needs_mapping = 1",
+                (channel.id,),
             )
             moved: set[int] = set()
             for row in held:
@@ -271,8 +336,16 @@ class OrderBook:
         return released
 
     # -- merchant actions -------------------------------------------------------------
-    def act(self, order_id: int, action: str, *, items: list[str] | None = None,
-            tracking_code: str = "", tracking_url: str = "", reason: str = "") -> dict[str, Any]:
+    def act(
+        self,
+        order_id: int,
+        action: str,
+        *,
+        items: list[str] | None = None,
+        tracking_code: str = "",
+        tracking_url: str = "",
+        reason: str = "",
+    ) -> dict[str, Any]:
         """Apply a merchant action and queue what the channel must be told, atomically."""
         if action not in ACTIONS:
             raise ActionRefused(f"Unknown action '{action}'. Use one of: {', '.join(ACTIONS)}.")
@@ -303,8 +376,12 @@ class OrderBook:
                     (*fulfil_ids, order_id),
                 )
             if target not in lifecycle.CLOSED:
-                unmapped = [ln["sku"] or ln["external_id"] for ln in lines
-                            if ln["product_id"] is None and (fulfil_ids is None or ln["external_id"] in fulfil_ids)]
+                unmapped = [
+                    ln["sku"] or ln["external_id"]
+                    for ln in lines
+                    if ln["product_id"] is None
+                    and (fulfil_ids is None or ln["external_id"] in fulfil_ids)
+                ]
                 if unmapped:
                     raise ActionRefused(
                         f"Order {order['number']} has products that are not mapped yet "
@@ -317,7 +394,15 @@ class OrderBook:
                 "UPDATE orders SET status = ?, updated_at = ?,"
                 " tracking_code = CASE WHEN ? != '' THEN ? ELSE tracking_code END,"
                 " tracking_url = CASE WHEN ? != '' THEN ? ELSE tracking_url END WHERE id = ?",
-                (str(target), now, tracking_code, tracking_code, tracking_url, tracking_url, order_id),
+                (
+                    str(target),
+                    now,
+                    tracking_code,
+                    tracking_code,
+                    tracking_url,
+                    tracking_url,
+                    order_id,
+                ),
             )
             moved = self._settle(order_id, target)
             self._refresh_needs_mapping(order_id)
@@ -326,17 +411,35 @@ class OrderBook:
             if target in (S.CONFIRMED, S.DISPATCHED, S.DELIVERED):
                 if fulfil_ids is None and any(not ln["fulfil"] for ln in lines):
                     fulfil_ids = [ln["external_id"] for ln in lines if ln["fulfil"]]
-                self.outbox.enqueue_order(channel_id, order_id, ext, {
-                    "kind": "progress", "target": str(target), "fulfil_line_ids": fulfil_ids})
+                self.outbox.enqueue_order(
+                    channel_id,
+                    order_id,
+                    ext,
+                    {"kind": "progress", "target": str(target), "fulfil_line_ids": fulfil_ids},
+                )
             if tracking_code or tracking_url:
-                self.outbox.enqueue_order(channel_id, order_id, ext, {
-                    "kind": "tracking", "tracking_code": tracking_code, "tracking_url": tracking_url})
+                self.outbox.enqueue_order(
+                    channel_id,
+                    order_id,
+                    ext,
+                    {
+                        "kind": "tracking",
+                        "tracking_code": tracking_code,
+                        "tracking_url": tracking_url,
+                    },
+                )
             if target is S.CANCELLED:
-                self.outbox.enqueue_order(channel_id, order_id, ext, {"kind": "cancel", "reason": reason})
+                self.outbox.enqueue_order(
+                    channel_id, order_id, ext, {"kind": "cancel", "reason": reason}
+                )
             if target is S.RETURNED:
-                self.outbox.enqueue_order(channel_id, order_id, ext, {"kind": "return", "reason": reason})
+                self.outbox.enqueue_order(
+                    channel_id, order_id, ext, {"kind": "return", "reason": reason}
+                )
             words = lifecycle.LABELS[target].lower()
-            detail = f" (lines {', '.join(fulfil_ids)})" if fulfil_ids and action == "confirm" else ""
+            detail = (
+                f" (lines {', '.join(fulfil_ids)})" if fulfil_ids and action == "confirm" else ""
+            )
             self._event(order_id, "action", f"Marked {words}{detail}; queued for the channel")
             self.enqueue_stock_pushes(moved)
         return self.get(order_id)
@@ -359,7 +462,9 @@ class OrderBook:
             name, _, ext = ref.rpartition(":")
             rows = self.db.all(
                 "SELECT o.id FROM orders o JOIN channels c ON c.id = o.channel_id"
-                " WHERE c.name = ? AND o.external_id = ?", (name, ext))
+                " WHERE c.name = ? AND o.external_id = ?",
+                (name, ext),
+            )
         else:
             rows = self.db.all("SELECT id FROM orders WHERE number = ?", (ref,))
             if not rows:
@@ -378,19 +483,35 @@ class OrderBook:
     def get(self, order_id: int) -> dict[str, Any]:
         row = self.db.one(
             "SELECT o.*, c.name AS channel FROM orders o JOIN channels c ON c.id = o.channel_id"
-            " WHERE o.id = ?", (order_id,))
+            " WHERE o.id = ?",
+            (order_id,),
+        )
         if row is None:
             raise OrderNotFound(f"No order with id {order_id}.")
         order = dict(row)
-        order["lines"] = [dict(r) for r in self.db.all(
-            "SELECT * FROM order_lines WHERE order_id = ? ORDER BY id", (order_id,))]
-        order["events"] = [dict(r) for r in self.db.all(
-            "SELECT kind, message, created_at FROM order_events WHERE order_id = ? ORDER BY id",
-            (order_id,))]
+        order["lines"] = [
+            dict(r)
+            for r in self.db.all(
+                "SELECT * FROM order_lines WHERE order_id = ? ORDER BY id", (order_id,)
+            )
+        ]
+        order["events"] = [
+            dict(r)
+            for r in self.db.all(
+                "SELECT kind, message, created_at FROM order_events WHERE order_id = ? ORDER BY id",
+                (order_id,),
+            )
+        ]
         return order
 
-    def list(self, *, status: str | None = None, channel_id: int | None = None,
-             needs_mapping: bool | None = None, limit: int | None = None) -> list[dict[str, Any]]:
+    def list(
+        self,
+        *,
+        status: str | None = None,
+        channel_id: int | None = None,
+        needs_mapping: bool | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
         where, args = [], []
         if status:
             if status == "needs_mapping":
@@ -404,9 +525,11 @@ class OrderBook:
         if needs_mapping is not None:
             where.append("o.needs_mapping = ?")
             args.append(int(needs_mapping))
-        sql = ("SELECT o.*, c.name AS channel FROM orders o JOIN channels c ON c.id = o.channel_id"
-               + (" WHERE " + " AND ".join(where) if where else "")
-               + " ORDER BY COALESCE(o.placed_at, o.imported_at) DESC, o.id DESC")
+        sql = (
+            "SELECT o.*, c.name AS channel FROM orders o JOIN channels c ON c.id = o.channel_id"
+            + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY COALESCE(o.placed_at, o.imported_at) DESC, o.id DESC"
+        )
         if limit:
             sql += f" LIMIT {int(limit)}"
         orders = [dict(r) for r in self.db.all(sql, tuple(args))]
@@ -414,7 +537,7 @@ class OrderBook:
             ids = [o["id"] for o in orders]
             by_order: dict[int, list] = {}
             for chunk_start in range(0, len(ids), 900):
-                chunk = ids[chunk_start:chunk_start + 900]
+                chunk = ids[chunk_start : chunk_start + 900]
                 for ln in self.db.all(
                     f"SELECT * FROM order_lines WHERE order_id IN ({','.join('?' * len(chunk))}) ORDER BY id",
                     tuple(chunk),

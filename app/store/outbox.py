@@ -27,8 +27,17 @@ class OutboxRow:
 
 
 def _row(r) -> OutboxRow:
-    return OutboxRow(r["id"], r["channel_id"], r["kind"], r["target"], json.loads(r["payload"]),
-                     r["order_id"], r["attempts"], r["updated_at"], r["last_error"])
+    return OutboxRow(
+        r["id"],
+        r["channel_id"],
+        r["kind"],
+        r["target"],
+        json.loads(r["payload"]),
+        r["order_id"],
+        r["attempts"],
+        r["updated_at"],
+        r["last_error"],
+    )
 
 
 class Outbox:
@@ -52,8 +61,9 @@ class Outbox:
                 (channel_id, str(listing_id), f"stock:{listing_id}", now, now, now),
             )
 
-    def enqueue_order(self, channel_id: int, order_id: int, external_id: str,
-                      payload: dict[str, Any]) -> int:
+    def enqueue_order(
+        self, channel_id: int, order_id: int, external_id: str, payload: dict[str, Any]
+    ) -> int:
         """Queue an order change; order changes are sent one after another, in order."""
         now = time.time()
         with self.db.transaction() as conn:
@@ -65,7 +75,9 @@ class Outbox:
                 ).lastrowid
             )
 
-    def due(self, channel_id: int, *, now: float | None = None, limit: int = 500) -> list[OutboxRow]:
+    def due(
+        self, channel_id: int, *, now: float | None = None, limit: int = 500
+    ) -> list[OutboxRow]:
         """Pending rows whose time has come. An order's later change waits for its earlier one."""
         now = now or time.time()
         rows = self.db.all(
@@ -144,8 +156,13 @@ class Outbox:
         found = {r[0]: r[1] for r in rows}
         return {"pending": found.get("pending", 0), "failed": found.get("failed", 0)}
 
-    def rows(self, *, channel_id: int | None = None, states: tuple[str, ...] = ("pending", "failed"),
-             order_id: int | None = None) -> list[dict]:
+    def rows(
+        self,
+        *,
+        channel_id: int | None = None,
+        states: tuple[str, ...] = ("pending", "failed"),
+        order_id: int | None = None,
+    ) -> list[dict]:
         sql = f"SELECT * FROM outbox WHERE state IN ({','.join('?' * len(states))})"
         args: list = list(states)
         if channel_id is not None:

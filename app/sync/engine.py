@@ -71,8 +71,9 @@ ClientFactory = Callable[[Channel], ChannelClient]
 
 def default_client_factory(channel: Channel) -> ChannelClient:
     spec = registry.platform(channel.platform)
-    return spec.make_client(channel.base_url, channel.account, channel.settings,
-                            secrets.load(channel.name))
+    return spec.make_client(
+        channel.base_url, channel.account, channel.settings, secrets.load(channel.name)
+    )
 
 
 @dataclass(slots=True)
@@ -84,8 +85,13 @@ class _Drain:
 
 
 class SyncEngine:
-    def __init__(self, db: Database, *, client_factory: ClientFactory = default_client_factory,
-                 listings_refresh: float = LISTINGS_REFRESH_SECONDS) -> None:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        client_factory: ClientFactory = default_client_factory,
+        listings_refresh: float = LISTINGS_REFRESH_SECONDS,
+    ) -> None:
         self.db = db
         self.book = OrderBook(db)
         self.mapping = MappingRepo(db)
@@ -127,12 +133,17 @@ class SyncEngine:
                     await client.aclose()
                 report.seconds = round(time.monotonic() - started, 3)
                 self.book.channels.log_finish(
-                    log_id, ok=report.ok, summary=report.summary(), error=report.error,
+                    log_id,
+                    ok=report.ok,
+                    summary=report.summary(),
+                    error=report.error,
                     counts=report.as_dict(),
                 )
             return report
 
-    async def _pull_listings(self, client: ChannelClient, channel: Channel, report: SyncReport) -> None:
+    async def _pull_listings(
+        self, client: ChannelClient, channel: Channel, report: SyncReport
+    ) -> None:
         if CAP_LISTINGS not in client.capabilities:
             return
         last = self.book.channels.cursor(channel.id, "listings")
@@ -148,7 +159,9 @@ class SyncEngine:
             report.linked += outcome.linked
             report.released += outcome.released
 
-    async def _pull_orders(self, client: ChannelClient, channel: Channel, report: SyncReport) -> None:
+    async def _pull_orders(
+        self, client: ChannelClient, channel: Channel, report: SyncReport
+    ) -> None:
         cursor = self.book.channels.cursor(channel.id, "orders")
         since = float(cursor) if cursor is not None else None
         first_import = not channel.first_import_done
@@ -199,13 +212,17 @@ class SyncEngine:
                 except ChannelError as exc:
                     text = _merchant_text(exc)
                     if exc.transient:
-                        outbox.mark_retry(row, error=text, delay=retry_delay(row.attempts, exc.retry_after))
+                        outbox.mark_retry(
+                            row, error=text, delay=retry_delay(row.attempts, exc.retry_after)
+                        )
                         outcome.retrying += 1
                     else:
                         outbox.mark_failed(row, error=text)
                         outcome.failed += 1
                         if row.order_id is not None:
-                            self.book.add_event(row.order_id, "push-failed", f"{channel.name} refused: {text}")
+                            self.book.add_event(
+                                row.order_id, "push-failed", f"{channel.name} refused: {text}"
+                            )
                     outcome.errors.append(text)
                     continue
                 if outbox.mark_done(row, note=note or ""):
@@ -220,7 +237,9 @@ class SyncEngine:
                 return "stock is not pushed to this channel"
             listing = self.db.one(
                 "SELECT l.*, pl.product_id FROM listings l JOIN product_links pl ON pl.listing_id = l.id"
-                " WHERE l.id = ? AND l.ignored = 0", (int(row.target),))
+                " WHERE l.id = ? AND l.ignored = 0",
+                (int(row.target),),
+            )
             if listing is None:
                 return "listing no longer linked"
             level = self.book.ledger.level(listing["product_id"])
@@ -231,8 +250,12 @@ class SyncEngine:
         payload = dict(row.payload)
         kind = payload.pop("kind")
         target = payload.pop("target", None)
-        push = OrderPush(kind=kind, order_external_id=row.target,
-                         target=OrderStatus(target) if target else None, **payload)
+        push = OrderPush(
+            kind=kind,
+            order_external_id=row.target,
+            target=OrderStatus(target) if target else None,
+            **payload,
+        )
         await client.push_order(push)
         return f"Sent to {channel.name}: {_push_words(push)}"
 
@@ -242,8 +265,12 @@ def _push_words(push: OrderPush) -> str:
         return f"order {push.target}"
     if push.kind == "tracking":
         return f"tracking {push.tracking_code or push.tracking_url}"
-    return {"cancel": "order cancelled", "return": "shipment returned", "paid": "payment received",
-            "invoice": f"invoice {push.invoice_number}"}.get(push.kind, push.kind)
+    return {
+        "cancel": "order cancelled",
+        "return": "shipment returned",
+        "paid": "payment received",
+        "invoice": f"invoice {push.invoice_number}",
+    }.get(push.kind, push.kind)
 
 
 def _merchant_text(exc: BaseException) -> str:

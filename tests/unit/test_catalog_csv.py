@@ -12,20 +12,22 @@ def test_comma_file_with_bom():
 
 
 def test_semicolon_file_with_decimal_commas_and_warehouse():
-    data = "sku;name;barcode;cost_price;on_hand;warehouse\nA;Alpha;;1.234,50;3;Back room\n".encode()
+    data = b"sku;name;barcode;cost_price;on_hand;warehouse\nA;Alpha;;1.234,50;3;Back room\n"
     rows, problems = parse_catalog(data)
     assert problems == []
     assert (rows[0].cost_price, rows[0].warehouse) == (1234.5, "Back room")
 
 
 def test_bad_rows_are_refused_with_line_and_reason():
-    data = ("sku,name,barcode,cost_price,on_hand\n"
-            "A,Alpha,,1,2\n"
-            ",No sku,,1,2\n"
-            "B,Beta,,cheap,2\n"
-            "A,Again,,1,2\n"
-            "C,Gamma,,1,-4\n"
-            "D,Delta,,1,2,extra\n").encode()
+    data = (
+        b"sku,name,barcode,cost_price,on_hand\n"
+        b"A,Alpha,,1,2\n"
+        b",No sku,,1,2\n"
+        b"B,Beta,,cheap,2\n"
+        b"A,Again,,1,2\n"
+        b"C,Gamma,,1,-4\n"
+        b"D,Delta,,1,2,extra\n"
+    )
     rows, problems = parse_catalog(data)
     assert [r.sku for r in rows] == ["A"]
     assert [str(p) for p in problems] == [
@@ -37,11 +39,14 @@ def test_bad_rows_are_refused_with_line_and_reason():
     ]
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"", "empty"),
-    (b"sku,name\nA,B\n", "missing: barcode, cost_price, on_hand"),
-    ("sku,name,barcode,cost_price,on_hand\n".encode("utf-16"), "not UTF-8"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"", "empty"),
+        (b"sku,name\nA,B\n", "missing: barcode, cost_price, on_hand"),
+        ("sku,name,barcode,cost_price,on_hand\n".encode("utf-16"), "not UTF-8"),
+    ],
+)
 def test_unreadable_files(data, message):
     with pytest.raises(CatalogFileError, match=message):
         parse_catalog(data)

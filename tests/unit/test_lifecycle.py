@@ -77,16 +77,22 @@ def test_target_holdings():
     assert target_holding(S.CONFIRMED, 3) == Holding(deducted=3)
     assert target_holding(S.CONFIRMED, 3, fulfil=False) == Holding()
     assert target_holding(S.CANCELLED, 3) == Holding()
-    assert lifecycle.movement_between(Holding(committed=3), Holding(deducted=3)) == lifecycle.Movement(-3, -3)
+    assert lifecycle.movement_between(
+        Holding(committed=3), Holding(deducted=3)
+    ) == lifecycle.Movement(-3, -3)
 
 
 ACTIONS = st.sampled_from(["confirm", "dispatch", "deliver", "cancel", "return"])
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     start=st.integers(min_value=0, max_value=20),
-    orders=st.lists(st.tuples(st.integers(1, 5), st.lists(ACTIONS, max_size=5)), min_size=1, max_size=6),
+    orders=st.lists(
+        st.tuples(st.integers(1, 5), st.lists(ACTIONS, max_size=5)), min_size=1, max_size=6
+    ),
 )
 def test_properties_hold_for_any_sequence(tmp_path_factory, start, orders):
     """No buffer: on hand − committed = available; committed never negative; full cycle conserves."""
@@ -94,11 +100,16 @@ def test_properties_hold_for_any_sequence(tmp_path_factory, start, orders):
     try:
         from app.store.channels import ChannelRepo
 
-        ch = ChannelRepo(db).add("C", "selldone", "http://x", warehouse_id=Catalog(db).default_warehouse_id())
+        ch = ChannelRepo(db).add(
+            "C", "selldone", "http://x", warehouse_id=Catalog(db).default_warehouse_id()
+        )
         keg = setup_keg(db, on_hand=start)
         book = OrderBook(db)
-        book.ingest(ch, [make_order(str(i), lines=(("L", "KEG", q),)) for i, (q, _) in enumerate(orders)],
-                    first_import=False)
+        book.ingest(
+            ch,
+            [make_order(str(i), lines=(("L", "KEG", q),)) for i, (q, _) in enumerate(orders)],
+            first_import=False,
+        )
         for i, (_, actions) in enumerate(orders):
             oid = book.find(f"SM-{i}")
             for action in actions:

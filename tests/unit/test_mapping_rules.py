@@ -1,4 +1,10 @@
-from app.core.mapping import DUPLICATE_ON_CHANNEL, EMPTY_SKU, NO_PRODUCT, ListingView, plan_sku_links
+from app.core.mapping import (
+    DUPLICATE_ON_CHANNEL,
+    EMPTY_SKU,
+    NO_PRODUCT,
+    ListingView,
+    plan_sku_links,
+)
 
 
 def view(i, sku, linked=False, ignored=False):
@@ -7,8 +13,16 @@ def view(i, sku, linked=False, ignored=False):
 
 def test_only_exact_unique_skus_link():
     plan = plan_sku_links(
-        [view(1, "A"), view(2, " B "), view(3, "C"), view(4, "C"), view(5, ""), view(6, "a"),
-         view(7, "D", linked=True), view(8, "E", ignored=True)],
+        [
+            view(1, "A"),
+            view(2, " B "),
+            view(3, "C"),
+            view(4, "C"),
+            view(5, ""),
+            view(6, "a"),
+            view(7, "D", linked=True),
+            view(8, "E", ignored=True),
+        ],
         {"A": 10, "B": 11, "C": 12, "D": 13, "E": 14},
     )
     assert plan.links == [(1, 10), (2, 11)]

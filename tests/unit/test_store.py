@@ -16,8 +16,10 @@ def test_new_database_is_wal_with_foreign_keys_and_latest_schema(tmp_path):
     assert database.scalar("PRAGMA foreign_keys") == 1
     assert database.schema_version == dbmod.latest_version()
     with pytest.raises(sqlite3.IntegrityError):
-        database.execute("INSERT INTO stock_movements (product_id, warehouse_id, reason, created_at)"
-                         " VALUES (999, 1, 'x', 0)")
+        database.execute(
+            "INSERT INTO stock_movements (product_id, warehouse_id, reason, created_at)"
+            " VALUES (999, 1, 'x', 0)"
+        )
     database.close()
 
 
@@ -27,7 +29,11 @@ def test_migration_backs_up_the_file_first(tmp_path, monkeypatch):
     Catalog(database).add_product("A", "A")
     database.close()
     original = dbmod.migrations()
-    extra = (len(original) + 1, f"{len(original) + 1:04d}_test.sql", "CREATE TABLE extra (x INTEGER);")
+    extra = (
+        len(original) + 1,
+        f"{len(original) + 1:04d}_test.sql",
+        "CREATE TABLE extra (x INTEGER);",
+    )
     monkeypatch.setattr(dbmod, "migrations", lambda: [*original, extra])
     database = Database(path)
     assert database.schema_version == len(original) + 1

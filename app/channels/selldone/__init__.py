@@ -1,0 +1,1 @@
+"""Selldone channel: client, mapping and the local sandbox twin."""
