@@ -28,7 +28,7 @@ def run(*cmd: str | Path, env: dict | None = None) -> int:
 
 
 def ensure_env(extras: str) -> None:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - this script may be started by an older Python
         sys.exit(f"Stockbridge needs Python 3.11 or newer; this is {sys.version.split()[0]}.")
     if not PY.exists():
         print(f"Creating a virtual environment in {VENV}", flush=True)
