@@ -18,6 +18,9 @@ CAP_CANCEL = "cancel"
 CAP_RETURN = "return"
 CAP_PAID = "paid"
 CAP_INVOICE = "invoice"
+# The client implements ``push_stock_batch`` (many listings per request); the engine
+# then hands it every due stock push of a drain at once.
+CAP_STOCK_BATCH = "stock_batch"
 
 
 @runtime_checkable
@@ -50,4 +53,11 @@ class ChannelClient(Protocol):
 
     async def push_order(self, push: OrderPush) -> None:
         """Apply an order change on the channel. Must be safe to repeat (read before write)."""
+        ...
+
+
+@runtime_checkable
+class BatchStockClient(Protocol):
+    async def push_stock_batch(self, items: list[tuple[ChannelListing, float]]) -> list[str]:
+        """Set many listings' quantities; returns the external ids the channel did not know."""
         ...

@@ -84,6 +84,9 @@ class ChannelOrder:
     tracking_url: str = ""
     invoice_number: str = ""
     channel_state: str = ""  # the platform's own state words, for display
+    # How the buyer pays, in the platform's words ("stripe", "manual", "cod", ...).
+    # Decides whether the merchant may mark the order paid on the channel.
+    payment_method: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
 
 
