@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="stockbridge", description="Orders in, stock out, one local ledger."
     )
     p.add_argument("--version", action="version", version=f"stockbridge {__version__}")
+    p.add_argument("--minimised", action="store_true", help="start in the tray (used at log-in)")
     _common(p)
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
@@ -598,13 +599,21 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from app.demo import run_headless_demo
+    if args.headless:
+        from app.demo import run_headless_demo
 
-    if not args.headless:
-        raise CliError(
-            "The window is not part of this build yet; run `stockbridge demo --headless`."
-        )
-    return run_headless_demo(args)
+        return run_headless_demo(args)
+    from app.ui.app import run_gui
+
+    explicit = getattr(args, "data_dir", None)
+    folder = Path(explicit) if explicit else config.data_dir() / "demo"
+    return run_gui(folder, demo=True, seed=args.seed)
+
+
+def cmd_window(args: argparse.Namespace) -> int:
+    from app.ui.app import run_gui
+
+    return run_gui(args.data_path, hidden=getattr(args, "minimised", False))
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -638,6 +647,7 @@ COMMANDS = {
     "outbox": cmd_outbox,
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,
+    "window": cmd_window,
 }
 
 
@@ -645,8 +655,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
-        parser.print_help()
-        return 0
+        args.command = "window"
     explicit = getattr(args, "data_dir", None) is not None or bool(
         __import__("os").environ.get(config.DATA_DIR_ENV)
     )

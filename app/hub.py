@@ -293,6 +293,9 @@ class Hub:
         order_id = self.orders.find(ref)
         return order_dict(self.orders.act(order_id, action, **kwargs), detail=True)
 
+    def mark_paid(self, ref: str) -> dict[str, Any]:
+        return order_dict(self.orders.mark_paid(self.orders.find(ref)), detail=True)
+
     def order_detail(self, ref: str) -> dict[str, Any]:
         return order_dict(self.orders.get(self.orders.find(ref)), detail=True)
 

@@ -47,6 +47,15 @@ PLATFORMS: dict[str, Platform] = {
 }
 
 
+def capabilities(key: str) -> frozenset[str]:
+    """What a platform's client can do, without connecting (for enabling buttons)."""
+    if key == "selldone":
+        from app.channels.selldone.client import SelldoneClient
+
+        return frozenset(SelldoneClient.capabilities)
+    return frozenset()
+
+
 class UnknownPlatform(KeyError):
     def __str__(self) -> str:
         return f"Unknown platform '{self.args[0]}'. Known: {', '.join(sorted(PLATFORMS))}."

@@ -116,6 +116,34 @@ class ChannelRepo:
             else:
                 conn.execute("DELETE FROM channels WHERE id = ?", (channel.id,))
 
+    def update(
+        self,
+        name: str,
+        *,
+        enabled: bool | None = None,
+        base_url: str | None = None,
+        mapping_mode: str | None = None,
+        settings: dict[str, Any] | None = None,
+    ) -> Channel:
+        """Change a channel's switches; ``settings`` are merged into the stored ones."""
+        channel = self.get(name)
+        merged = dict(channel.settings)
+        if settings:
+            merged.update(settings)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE channels SET enabled = ?, base_url = ?, mapping_mode = ?, settings = ?"
+                " WHERE id = ?",
+                (
+                    int(channel.enabled if enabled is None else enabled),
+                    (base_url or channel.base_url).rstrip("/"),
+                    mapping_mode or channel.mapping_mode,
+                    json.dumps(merged),
+                    channel.id,
+                ),
+            )
+        return self.by_id(channel.id)
+
     def mark_first_import_done(self, channel_id: int) -> None:
         with self.db.transaction() as conn:
             conn.execute("UPDATE channels SET first_import_done = 1 WHERE id = ?", (channel_id,))

@@ -444,6 +444,24 @@ class OrderBook:
             self.enqueue_stock_pushes(moved)
         return self.get(order_id)
 
+    def mark_paid(self, order_id: int) -> dict[str, Any]:
+        """The merchant received the money for a manual-payment order; tell the channel."""
+        with self.db.transaction() as conn:
+            order = self.get(order_id)
+            if order["payment_status"] == "paid":
+                raise ActionRefused(f"Order {order['number']} is already paid.")
+            if order["status"] in ("cancelled",):
+                raise ActionRefused(f"Order {order['number']} is cancelled.")
+            conn.execute(
+                "UPDATE orders SET payment_status = 'paid', updated_at = ? WHERE id = ?",
+                (time.time(), order_id),
+            )
+            self.outbox.enqueue_order(
+                order["channel_id"], order_id, order["external_id"], {"kind": "paid"}
+            )
+            self._event(order_id, "action", "Marked paid; queued for the channel")
+        return self.get(order_id)
+
     def _event(self, order_id: int, kind: str, message: str) -> None:
         self.db.conn.execute(
             "INSERT INTO order_events (order_id, kind, message, created_at) VALUES (?, ?, ?, ?)",

@@ -146,7 +146,19 @@ class Outbox:
                 " AND p.dedupe_key = outbox.dedupe_key)",
                 (time.time(),),
             )
-            return conn.execute(sql, tuple(args)).rowcount
+            requeued = conn.execute(sql, tuple(args)).rowcount
+            # Rows still waiting for their next try are brought forward as well.
+            forward = (
+                "UPDATE outbox SET next_attempt_at = ? WHERE state = 'pending' AND attempts > 0"
+            )
+            fargs: list = [time.time()]
+            if channel_id is not None:
+                forward += " AND channel_id = ?"
+                fargs.append(channel_id)
+            if row_id is not None:
+                forward += " AND id = ?"
+                fargs.append(row_id)
+            return requeued + conn.execute(forward, tuple(fargs)).rowcount
 
     def counts(self, channel_id: int) -> dict[str, int]:
         rows = self.db.all(

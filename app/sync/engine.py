@@ -18,6 +18,7 @@ from app.channels import registry
 from app.channels.base import CAP_LISTINGS, CAP_STOCK_PUSH, ChannelClient
 from app.channels.errors import AuthFailed, ChannelError
 from app.core.models import OrderPush, OrderStatus
+from app.settings import channel_setting
 from app.store.channels import Channel
 from app.store.db import Database
 from app.store.mapping import MappingRepo
@@ -98,6 +99,20 @@ class SyncEngine:
         self.client_factory = client_factory
         self.listings_refresh = listings_refresh
         self._locks: dict[str, asyncio.Lock] = {}
+        # Called as on_progress(channel, stage, count) while a sync runs, so a window can
+        # show a progress bar; stage is "listings", "orders" or "sending".
+        self.on_progress: Callable[[str, str, int], None] | None = None
+
+    def _progress(self, channel: str, stage: str, count: int) -> None:
+        if self.on_progress is not None:
+            try:
+                self.on_progress(channel, stage, count)
+            except Exception:  # a broken listener must not stop a sync
+                log.exception("progress listener failed")
+
+    def is_running(self, name: str) -> bool:
+        lock = self._locks.get(name)
+        return lock is not None and lock.locked()
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())
@@ -153,6 +168,7 @@ class SyncEngine:
         async for batch in client.fetch_listings():
             report.listings_seen += len(batch)
             report.listings_new += len(self.book.channels.upsert_listings(channel.id, batch))
+            self._progress(channel.name, "listings", report.listings_seen)
         self.book.channels.set_cursor(channel.id, "listings", repr(started))
         if channel.mapping_mode == "sku":
             outcome = self.mapping.auto_link(channel)
@@ -180,6 +196,11 @@ class SyncEngine:
                     self.book.channels.resolve_quarantine(channel.id, "order", order.external_id)
                 if result.latest_update is not None:
                     latest = max(latest or 0.0, result.latest_update)
+            self._progress(
+                channel.name,
+                "orders",
+                report.orders_created + report.orders_updated + report.orders_unchanged,
+            )
         if latest is not None:
             self.book.channels.set_cursor(channel.id, "orders", repr(latest))
         if first_import:
@@ -227,6 +248,7 @@ class SyncEngine:
                     continue
                 if outbox.mark_done(row, note=note or ""):
                     outcome.sent += 1
+                    self._progress(channel.name, "sending", outcome.sent)
                     if row.order_id is not None and note:
                         self.book.add_event(row.order_id, "pushed", note)
         return outcome
@@ -235,6 +257,8 @@ class SyncEngine:
         if row.kind == "stock":
             if CAP_STOCK_PUSH not in client.capabilities:
                 return "stock is not pushed to this channel"
+            if not channel_setting(channel.settings, "push_stock"):
+                return "sending stock to this channel is switched off"
             listing = self.db.one(
                 "SELECT l.*, pl.product_id FROM listings l JOIN product_links pl ON pl.listing_id = l.id"
                 " WHERE l.id = ? AND l.ignored = 0",
@@ -243,7 +267,8 @@ class SyncEngine:
             if listing is None:
                 return "listing no longer linked"
             level = self.book.ledger.level(listing["product_id"])
-            quantity = level.sellable
+            buffer = float(channel_setting(channel.settings, "stock_buffer"))
+            quantity = max(0.0, level.sellable - buffer)
             await client.push_stock(self.book.channels.listing_as_record(dict(listing)), quantity)
             self.book.channels.set_listing_quantity(listing["id"], quantity)
             return None

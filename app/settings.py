@@ -1,0 +1,150 @@
+"""Settings, declared once: key, default, type, label. The settings page is built from these.
+
+Global settings live in the database's ``settings`` table; per-channel ones in the
+channel's settings. No secrets here, ever: those are in the keyring.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from app.store.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    key: str
+    default: Any
+    kind: str  # "bool", "int", "float", "str", "choices"
+    label: str
+    help: str = ""
+    minimum: float | None = None
+    maximum: float | None = None
+    advanced: bool = False
+    choices: tuple[str, ...] = ()
+
+    def coerce(self, value: Any) -> Any:
+        """Turn a stored or typed value into this setting's type; raise ValueError with words."""
+        if self.kind == "bool":
+            if isinstance(value, str):
+                return value.strip().lower() in ("1", "true", "yes", "on")
+            return bool(value)
+        if self.kind in ("int", "float"):
+            number = int(value) if self.kind == "int" else float(value)
+            if self.minimum is not None and number < self.minimum:
+                raise ValueError(f"{self.label} must be at least {self.minimum:g}.")
+            if self.maximum is not None and number > self.maximum:
+                raise ValueError(f"{self.label} must be at most {self.maximum:g}.")
+            return number
+        if self.kind == "choices":
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
+            unknown = [v for v in items if self.choices and v not in self.choices]
+            if unknown:
+                raise ValueError(f"{self.label}: unknown choice {', '.join(map(str, unknown))}.")
+            return items
+        return "" if value is None else str(value)
+
+
+GLOBAL_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "sync_interval_minutes",
+        2,
+        "int",
+        "Check channels every (minutes)",
+        minimum=1,
+        maximum=240,
+        help="How often Stockbridge looks for new orders and sends stock updates.",
+    ),
+    Setting("notify_new_orders", True, "bool", "Tell me about new orders"),
+    Setting(
+        "notify_problems",
+        True,
+        "bool",
+        "Tell me when something needs my attention",
+        help="Orders waiting for product mapping, failed updates, channels that stopped.",
+    ),
+    Setting("close_to_tray", True, "bool", "Keep syncing in the tray when the window is closed"),
+    Setting("start_in_tray", False, "bool", "Start hidden in the tray"),
+    Setting(
+        "low_stock_level",
+        3,
+        "int",
+        "Warn when available stock falls to",
+        minimum=0,
+        maximum=10000,
+        help="Used for products that have no safety buffer of their own.",
+    ),
+)
+
+CHANNEL_SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "sync_interval_minutes",
+        0,
+        "int",
+        "Check this channel every (minutes)",
+        minimum=0,
+        maximum=240,
+        help="0 uses the general setting.",
+    ),
+    Setting("push_stock", True, "bool", "Send available stock to this channel"),
+    Setting(
+        "stock_buffer",
+        0.0,
+        "float",
+        "Keep back from this channel (units per product)",
+        minimum=0,
+        maximum=100000,
+        help="Subtracted from available stock before it is sent, so this channel sells less.",
+    ),
+)
+
+_BY_KEY = {s.key: s for s in GLOBAL_SETTINGS}
+_CHANNEL_BY_KEY = {s.key: s for s in CHANNEL_SETTINGS}
+
+
+class Settings:
+    """Global settings backed by the database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, key: str) -> Any:
+        setting = _BY_KEY[key]
+        raw = self.db.scalar("SELECT value FROM settings WHERE key = ?", (key,))
+        if raw is None:
+            return setting.default
+        try:
+            return setting.coerce(json.loads(raw))
+        except (ValueError, TypeError):
+            return setting.default
+
+    def set(self, key: str, value: Any) -> Any:
+        setting = _BY_KEY[key]
+        value = setting.coerce(value)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+        return value
+
+    def all(self) -> dict[str, Any]:
+        return {s.key: self.get(s.key) for s in GLOBAL_SETTINGS}
+
+
+def channel_setting(settings: dict[str, Any], key: str) -> Any:
+    """A per-channel setting with its declared default."""
+    setting = _CHANNEL_BY_KEY[key]
+    if key not in settings:
+        return setting.default
+    try:
+        return setting.coerce(settings[key])
+    except (ValueError, TypeError):
+        return setting.default
+
+
+def coerce_channel_setting(key: str, value: Any) -> Any:
+    return _CHANNEL_BY_KEY[key].coerce(value)

@@ -1,0 +1,1 @@
+"""The desktop window. Everything Qt lives here; it talks to the engine through bridge.py."""

@@ -1,0 +1,242 @@
+"""The one object that turns engine work and events into Qt signals.
+
+Widgets never touch the writing database or the network: they hand work to
+``Bridge.run`` (it runs on the engine thread) and get the result back on the GUI
+thread through ``on_done`` / ``on_error``. Reads for display go through ``reader``,
+the GUI thread's own SQLite connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+
+from app import secrets
+from app.hub import Hub
+from app.settings import Settings, channel_setting
+from app.store.db import Database
+from app.ui.worker import EngineThread
+
+log = logging.getLogger(__name__)
+
+IDLE, SYNCING, ERROR, PAUSED = "idle", "syncing", "error", "paused"
+WALL_JUMP_SECONDS = 120.0  # a laptop that slept this long gets a fresh sync on wake
+
+
+@dataclass(slots=True)
+class ChannelState:
+    state: str = IDLE
+    last_started: float = 0.0  # monotonic
+    last_finished: float | None = None  # wall clock
+    last_error: str = ""
+
+
+class Bridge(QObject):
+    job_done = Signal(int, object, object)  # token, result, error (internal: thread hop)
+    sync_state_changed = Signal(str, str)  # channel, state
+    sync_finished = Signal(str, object)  # channel, report dict
+    progress = Signal(str, str, int)  # channel, stage, count
+    data_changed = Signal()
+    notify = Signal(str, str, str)  # title, message, kind ("info", "warning", "error")
+    paused_changed = Signal(bool)
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        hub_factory: Callable[[Path], Hub] = Hub,
+        tick_ms: int = 5000,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.data_dir = data_dir
+        self.engine = EngineThread(data_dir, hub_factory=hub_factory)
+        self.engine.start()  # opens (and migrates) the database before the reader does
+        self.reader = Database.in_dir(data_dir)
+        self.settings = Settings(self.reader)
+        self.states: dict[str, ChannelState] = {}
+        self.paused = False
+        self._tokens = itertools.count(1)
+        self._callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
+        self.job_done.connect(self._deliver)
+        self.engine.submit(self._install_progress)
+        self._timer = QTimer(self)
+        self._timer.setInterval(tick_ms)
+        self._timer.timeout.connect(self.tick)
+        self._wall = time.time()
+        self._mono = time.monotonic()
+        self._stopped = False
+
+    # -- running work on the engine thread -----------------------------------------------
+    def _install_progress(self, hub: Hub) -> None:
+        hub.engine.on_progress = lambda ch, stage, n: self.progress.emit(ch, stage, n)
+
+    def run(
+        self,
+        work: Callable[[Hub], Any],
+        on_done: Callable[[Any], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
+    ) -> int:
+        """Run ``work(hub)`` on the engine thread; callbacks come back on the GUI thread."""
+        token = next(self._tokens)
+        self._callbacks[token] = (on_done, on_error)
+        future = self.engine.submit(work)
+
+        def finished(f) -> None:
+            if f.cancelled():
+                self.job_done.emit(token, None, asyncio.CancelledError())
+            else:
+                self.job_done.emit(
+                    token, f.result() if f.exception() is None else None, f.exception()
+                )
+
+        future.add_done_callback(finished)
+        return token
+
+    async def call(self, work: Callable[[Hub], Any]) -> Any:
+        """The same as ``run`` for coroutines on the GUI's qasync loop."""
+        return await asyncio.wrap_future(self.engine.submit(work))
+
+    @Slot(int, object, object)
+    def _deliver(self, token: int, result: Any, error: BaseException | None) -> None:
+        on_done, on_error = self._callbacks.pop(token, (None, None))
+        if self._stopped:
+            return  # the window is going away; nothing left to update
+        if error is not None:
+            if isinstance(error, asyncio.CancelledError):
+                return
+            if on_error is not None:
+                on_error(error)
+            else:
+                log.error("background job failed: %s", secrets.redact(str(error)))
+                self.notify.emit("Something went wrong", secrets.redact(str(error)), "error")
+            return
+        if on_done is not None:
+            on_done(result)
+
+    # -- scheduling -------------------------------------------------------------------
+    def start(self) -> None:
+        self._timer.start()
+        QTimer.singleShot(0, self.tick)
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._timer.stop()
+        self.engine.stop()
+        self.reader.close()
+
+    def set_paused(self, paused: bool) -> None:
+        if paused == self.paused:
+            return
+        self.paused = paused
+        for name, st in self.states.items():
+            if st.state != SYNCING:
+                st.state = PAUSED if paused else (ERROR if st.last_error else IDLE)
+                self.sync_state_changed.emit(name, st.state)
+        self.paused_changed.emit(paused)
+        if not paused:
+            self.tick()
+
+    def channels(self) -> list[dict[str, Any]]:
+        import json
+
+        return [
+            dict(r, settings=json.loads(r["settings"] or "{}"))
+            for r in self.reader.all(
+                "SELECT id, name, platform, enabled, settings FROM channels ORDER BY name"
+            )
+        ]
+
+    @Slot()
+    def tick(self) -> None:
+        """Start every channel sync that is due. Runs on a timer; cheap."""
+        now_wall, now_mono = time.time(), time.monotonic()
+        jumped = (now_wall - self._wall) - (now_mono - self._mono) > WALL_JUMP_SECONDS
+        self._wall, self._mono = now_wall, now_mono
+        if self.paused:
+            return
+        default_minutes = self.settings.get("sync_interval_minutes")
+        for ch in self.channels():
+            if not ch["enabled"]:
+                continue
+            st = self.states.setdefault(ch["name"], ChannelState())
+            minutes = channel_setting(ch["settings"], "sync_interval_minutes") or default_minutes
+            due = st.last_started == 0 or now_mono - st.last_started >= minutes * 60
+            if (due or jumped) and st.state != SYNCING:
+                self.sync_channel(ch["name"])
+
+    def sync_now(self, channel: str | None = None) -> None:
+        names = [channel] if channel else [c["name"] for c in self.channels() if c["enabled"]]
+        for name in names:
+            self.sync_channel(name)
+
+    def sync_channel(self, name: str) -> None:
+        st = self.states.setdefault(name, ChannelState())
+        if st.state == SYNCING:
+            return
+        st.state = SYNCING
+        st.last_started = time.monotonic()
+        self.sync_state_changed.emit(name, SYNCING)
+
+        async def work(hub: Hub):
+            (report,) = await hub.sync(name)
+            return report.as_dict()
+
+        self.run(
+            work,
+            lambda report: self._sync_done(name, report),
+            lambda exc: self._sync_done(
+                name, {"ok": False, "error": secrets.redact(str(exc)), "channel": name}
+            ),
+        )
+
+    def _sync_done(self, name: str, report: dict[str, Any]) -> None:
+        st = self.states.setdefault(name, ChannelState())
+        previous_error = st.last_error
+        st.last_finished = time.time()
+        st.last_error = "" if report.get("ok") else report.get("error", "")
+        st.state = PAUSED if self.paused else (ERROR if st.last_error else IDLE)
+        self.sync_state_changed.emit(name, st.state)
+        self.sync_finished.emit(name, report)
+        self.data_changed.emit()
+        if (
+            st.last_error
+            and st.last_error != previous_error
+            and self.settings.get("notify_problems")
+        ):
+            self.notify.emit(f"{name} needs attention", st.last_error, "error")
+        if report.get("ok"):
+            created = report.get("orders_created", 0)
+            if created and self.settings.get("notify_new_orders"):
+                self.notify.emit(
+                    f"{created} new order{'s' if created != 1 else ''} from {name}",
+                    "Stock is reserved for them.",
+                    "info",
+                )
+            waiting = report.get("needs_mapping", 0)
+            if waiting and self.settings.get("notify_problems"):
+                self.notify.emit(
+                    f"{waiting} order{'s' if waiting != 1 else ''} from {name} need a product",
+                    "Link the products under Products to release them.",
+                    "warning",
+                )
+
+    def overall_state(self) -> str:
+        states = {s.state for s in self.states.values()}
+        if self.paused:
+            return PAUSED
+        if SYNCING in states:
+            return SYNCING
+        if ERROR in states:
+            return ERROR
+        return IDLE
