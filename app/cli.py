@@ -18,6 +18,7 @@ from app import __version__, config, secrets
 from app.channels import registry
 from app.channels.errors import ChannelError
 from app.core.catalog_csv import CatalogFileError
+from app.hub import HubError
 from app.logging_setup import setup_logging
 from app.store.channels import UnknownChannel
 from app.store.db import SchemaTooNew
@@ -37,6 +38,7 @@ USER_ERRORS = (
     OrderNotFound,
     MappingError,
     SchemaTooNew,
+    HubError,
 )
 
 
@@ -75,7 +77,13 @@ def build_parser() -> argparse.ArgumentParser:
     add = cmd("add", "connect a channel (the token is read from standard input)", chs)
     add.add_argument("platform", choices=sorted(registry.PLATFORMS))
     add.add_argument("--name", required=True, help="your name for this channel, e.g. 'Web shop'")
-    add.add_argument("--shop-id", dest="account", required=True, help="the shop / account id")
+    add.add_argument(
+        "--shop-id",
+        "--account",
+        dest="account",
+        default="",
+        help="the shop / account id (Selldone: the shop ID; Sellar: optional supplier ID)",
+    )
     add.add_argument(
         "--base-url", help="API address (default: the platform's own; a sandbox's for tests)"
     )
@@ -96,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("list", "list connected channels", chs)
     rm = cmd("remove", "disconnect a channel (its orders stay as history)", chs)
     rm.add_argument("name")
+    tok = cmd(
+        "token", "give a connected channel a new token or key (read from standard input)", chs
+    )
+    tok.add_argument("name")
+    tok.add_argument("--token-stdin", action="store_true", required=True)
     link = cmd("token-link", "print the link that creates a token on the platform", chs)
     link.add_argument("platform", choices=sorted(registry.PLATFORMS))
 
@@ -118,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     order = cmd("order", "show an order, or confirm / dispatch / deliver / cancel / return it")
     order.add_argument(
-        "action", choices=("show", "confirm", "dispatch", "deliver", "cancel", "return")
+        "action", choices=("show", "confirm", "dispatch", "deliver", "cancel", "return", "paid")
     )
     order.add_argument(
         "order", help="order number (e.g. SM-48215), CHANNEL:EXTERNAL_ID or local id"
@@ -260,6 +273,15 @@ def cmd_channel(args: argparse.Namespace) -> int:
                 f"Connected {channel.name}{shop}. The token is in the system keyring"
                 f" ({secrets.backend_name()}).",
             )
+        elif action == "token":
+            secret = sys.stdin.readline().strip() if not sys.stdin.isatty() else _prompt_secret()
+            info = asyncio.run(hub.replace_secret(args.name, secret))
+            shop = f" ({info.name})" if info else ""
+            _emit(
+                args,
+                {"name": args.name, "shop": info.name if info else None},
+                f"New key for {args.name}{shop} stored in the keyring; syncing resumes.",
+            )
         elif action == "list":
             rows = hub.channel_list()
             _emit(
@@ -388,6 +410,8 @@ def cmd_order(args: argparse.Namespace) -> int:
     try:
         if args.action == "show":
             o = hub.order_detail(args.order)
+        elif args.action == "paid":
+            o = hub.mark_paid(args.order)
         else:
             o = hub.order_action(
                 args.order,

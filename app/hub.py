@@ -21,7 +21,13 @@ from app.store.ledger import Ledger
 from app.store.mapping import MappingOutcome, MappingRepo
 from app.store.orders import OrderBook
 from app.store.outbox import Outbox
-from app.sync.engine import ClientFactory, SyncEngine, SyncReport, default_client_factory
+from app.sync.engine import (
+    AUTH_FAILED,
+    ClientFactory,
+    SyncEngine,
+    SyncReport,
+    default_client_factory,
+)
 
 
 class HubError(ValueError):
@@ -69,6 +75,9 @@ class Hub:
             raise HubError(f"A channel named '{name}' exists already.")
         if not secret.strip():
             raise HubError(f"The {spec.secret_label} is empty.")
+        account = (account or "").strip()
+        if spec.account_required and not account:
+            raise HubError(f"{spec.label} needs the {spec.account_label} (--shop-id).")
         if mapping_mode not in ("sku", "id"):
             raise HubError("Mapping must be 'sku' or 'id'.")
         url = (base_url or spec.default_base_url).rstrip("/")
@@ -95,6 +104,25 @@ class Hub:
             settings=settings,
         )
         return channel, info
+
+    async def replace_secret(self, name: str, secret: str, *, test: bool = True) -> ShopInfo | None:
+        """A new token or key for a connected channel (after a rotation or a revoked key)."""
+        channel = self.channels.get(name)
+        secret = secret.strip()
+        if not secret:
+            raise HubError("The new key is empty.")
+        secrets.remember(secret)
+        info = None
+        if test:
+            spec = registry.platform(channel.platform)
+            client = spec.make_client(channel.base_url, channel.account, channel.settings, secret)
+            try:
+                info = await client.check_connection()
+            finally:
+                await client.aclose()
+        secrets.store(name, secret)
+        self.channels.update(name, settings={AUTH_FAILED: ""})
+        return info
 
     def remove_channel(self, name: str) -> None:
         self.channels.get(name)
@@ -289,12 +317,23 @@ class Hub:
             for o in self.orders.list(status=status, channel_id=channel_id, limit=limit)
         ]
 
+    def _rules_for_order(self, order_id: int):
+        platform = self.db.scalar(
+            "SELECT c.platform FROM orders o JOIN channels c ON c.id = o.channel_id WHERE o.id = ?",
+            (order_id,),
+        )
+        return registry.rules(platform)
+
     def order_action(self, ref: str, action: str, **kwargs: Any) -> dict[str, Any]:
         order_id = self.orders.find(ref)
-        return order_dict(self.orders.act(order_id, action, **kwargs), detail=True)
+        rules = self._rules_for_order(order_id)
+        return order_dict(self.orders.act(order_id, action, rules=rules, **kwargs), detail=True)
 
     def mark_paid(self, ref: str) -> dict[str, Any]:
-        return order_dict(self.orders.mark_paid(self.orders.find(ref)), detail=True)
+        order_id = self.orders.find(ref)
+        return order_dict(
+            self.orders.mark_paid(order_id, self._rules_for_order(order_id)), detail=True
+        )
 
     def order_detail(self, ref: str) -> dict[str, Any]:
         return order_dict(self.orders.get(self.orders.find(ref)), detail=True)

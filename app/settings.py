@@ -38,6 +38,26 @@ class Setting:
             if self.maximum is not None and number > self.maximum:
                 raise ValueError(f"{self.label} must be at most {self.maximum:g}.")
             return number
+        if self.kind == "str" and self.key == "invoice_pattern":
+            text = str(value).strip()
+            if "{seq" not in text:
+                raise ValueError("The invoice pattern needs {seq} for the running number.")
+            try:
+                text.format(year=2026, seq=1)
+            except (KeyError, IndexError, ValueError):
+                raise ValueError(
+                    "Only {year} and {seq} can be used in the invoice pattern."
+                ) from None
+            return text
+        if self.kind == "str" and self.key == "invoice_pattern":
+            text = str(value).strip()
+            if "{seq" not in text:
+                raise ValueError("The invoice pattern needs {seq} for the running number.")
+            try:
+                text.format(year=2026, seq=1)
+            except (KeyError, IndexError, ValueError):
+                raise ValueError("Only {year} and {seq} can be used in the invoice pattern.") from None
+            return text
         if self.kind == "choices":
             items = list(value) if isinstance(value, (list, tuple)) else [value]
             unknown = [v for v in items if self.choices and v not in self.choices]
@@ -67,6 +87,13 @@ GLOBAL_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("close_to_tray", True, "bool", "Keep syncing in the tray when the window is closed"),
     Setting("start_in_tray", False, "bool", "Start hidden in the tray"),
+    Setting(
+        "invoice_pattern",
+        "INV-{year}-{seq:05}",
+        "str",
+        "Invoice numbers look like",
+        help="{year} becomes the year and {seq} the running number ({seq:05} pads it to 5 digits).",
+    ),
     Setting(
         "low_stock_level",
         3,

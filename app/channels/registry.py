@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from app.channels.base import ChannelClient
+from app.core.rules import ALL_PROGRESS, ChannelRules
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,14 +19,29 @@ class Platform:
     default_base_url: str
     secret_label: str
     account_label: str
-    make_client: Callable[[str, str, dict[str, Any], str], ChannelClient]
+    client_path: str  # "module:Class", imported only when needed
+    account_required: bool = True
     token_link: Callable[[], str] | None = None
+    other_base_urls: dict[str, str] = field(default_factory=dict)  # e.g. {"Staging": url}
+    manual_payment_methods: frozenset[str] = frozenset()
 
+    def client_class(self) -> type:
+        module, _, name = self.client_path.partition(":")
+        return getattr(importlib.import_module(module), name)
 
-def _selldone(base_url: str, account: str, settings: dict[str, Any], secret: str) -> ChannelClient:
-    from app.channels.selldone.client import SelldoneClient
+    def make_client(
+        self, base_url: str, account: str, settings: dict[str, Any], secret: str
+    ) -> ChannelClient:
+        return self.client_class()(base_url, account, secret)
 
-    return SelldoneClient(base_url, account, secret)
+    def rules(self) -> ChannelRules:
+        cls = self.client_class()
+        return ChannelRules(
+            label=self.label,
+            capabilities=frozenset(cls.capabilities),
+            progress_targets=frozenset(getattr(cls, "progress_targets", ALL_PROGRESS)),
+            manual_payment_methods=self.manual_payment_methods,
+        )
 
 
 def _selldone_link() -> str:
@@ -41,19 +58,22 @@ PLATFORMS: dict[str, Platform] = {
         default_base_url="https://api.selldone.com",
         secret_label="ERP token",
         account_label="Shop ID",
-        make_client=_selldone,
+        client_path="app.channels.selldone.client:SelldoneClient",
         token_link=_selldone_link,
     ),
+    "sellar": Platform(
+        key="sellar",
+        label="Sellar",
+        role="Wholesale marketplace",
+        default_base_url="https://api.sellar.io",
+        secret_label="Developer API key (SLR.…)",
+        account_label="Supplier ID (optional)",
+        client_path="app.channels.sellar.client:SellarClient",
+        account_required=False,
+        other_base_urls={"Staging": "https://api-staging.sellar.io"},
+        manual_payment_methods=frozenset({"manual"}),
+    ),
 }
-
-
-def capabilities(key: str) -> frozenset[str]:
-    """What a platform's client can do, without connecting (for enabling buttons)."""
-    if key == "selldone":
-        from app.channels.selldone.client import SelldoneClient
-
-        return frozenset(SelldoneClient.capabilities)
-    return frozenset()
 
 
 class UnknownPlatform(KeyError):
@@ -66,3 +86,12 @@ def platform(key: str) -> Platform:
         return PLATFORMS[key.lower()]
     except KeyError:
         raise UnknownPlatform(key) from None
+
+
+def capabilities(key: str) -> frozenset[str]:
+    """What a platform's client can do, without connecting (for enabling buttons)."""
+    return frozenset(platform(key).client_class().capabilities) if key in PLATFORMS else frozenset()
+
+
+def rules(key: str) -> ChannelRules:
+    return platform(key).rules() if key in PLATFORMS else ChannelRules()

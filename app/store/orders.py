@@ -15,6 +15,7 @@ from typing import Any
 from app.core import lifecycle
 from app.core.lifecycle import Holding, TransitionError
 from app.core.models import ChannelOrder, LinkMethod, OrderStatus
+from app.core.rules import ChannelRules
 from app.store.channels import Channel, ChannelRepo
 from app.store.db import Database
 from app.store.ledger import Ledger
@@ -98,14 +99,26 @@ class OrderBook:
 
     # -- import ---------------------------------------------------------------------
     def ingest(
-        self, channel: Channel, orders: list[ChannelOrder], *, first_import: bool
+        self,
+        channel: Channel,
+        orders: list[ChannelOrder],
+        *,
+        first_import: bool,
+        rules: ChannelRules | None = None,
     ) -> IngestResult:
-        """Import a page of channel orders in one transaction; idempotent."""
+        """Import a page of channel orders in one transaction; idempotent.
+
+        With ``rules`` of a channel that takes invoice numbers, every open order without
+        one gets the next number from the local sequence, queued for the channel in the
+        same transaction (Sellar locks the field once an order is confirmed).
+        """
         result = IngestResult()
         resolver = _Resolver(self.db, self.channels, channel)
         with self.db.transaction():
             for order in orders:
-                self._ingest_one(channel, order, first_import, resolver, result)
+                order_id = self._ingest_one(channel, order, first_import, resolver, result)
+                if rules is not None and rules.invoices and order_id is not None:
+                    self._assign_invoice(channel, order_id)
                 result.latest_update = max(result.latest_update or 0.0, order.updated_at)
             self.enqueue_stock_pushes(result.committed_products)
         return result
@@ -117,7 +130,8 @@ class OrderBook:
         first_import: bool,
         resolver: _Resolver,
         result: IngestResult,
-    ) -> None:
+    ) -> int | None:
+        """Insert or update one order; returns its id, or None when nothing changed."""
         conn = self.db.conn
         fp = fingerprint(co)
         row = conn.execute(
@@ -139,6 +153,7 @@ class OrderBook:
             channel_updated_at=co.updated_at,
             fingerprint=fp,
             placed_at=co.created_at,
+            payment_method=co.payment_method,
             raw=json.dumps(co.raw, default=str),
             updated_at=now,
         )
@@ -171,7 +186,7 @@ class OrderBook:
             order_id = row["id"]
             if row["fingerprint"] == fp:
                 result.unchanged += 1
-                return
+                return None
             history = bool(row["history_only"])
             local = S(row["status"])
             status = merged_status(local, co.status)
@@ -239,6 +254,25 @@ class OrderBook:
         result.committed_products |= moved
         if self._refresh_needs_mapping(order_id):
             result.needs_mapping += 1
+        return order_id
+
+    def _assign_invoice(self, channel: Channel, order_id: int) -> None:
+        row = self.db.conn.execute(
+            "SELECT external_id, status, invoice_number, history_only FROM orders WHERE id = ?",
+            (order_id,),
+        ).fetchone()
+        if row["invoice_number"] or row["history_only"] or S(row["status"]) in lifecycle.CLOSED:
+            return
+        number = next_invoice_number(self.db)
+        self.db.conn.execute(
+            "UPDATE orders SET invoice_number = ? WHERE id = ?", (number, order_id)
+        )
+        self.outbox.enqueue_order(
+            channel.id, order_id, row["external_id"], {"kind": "invoice", "invoice_number": number}
+        )
+        self._event(
+            order_id, "invoice", f"Invoice number {number} given; queued for {channel.name}"
+        )
 
     # -- stock effects ----------------------------------------------------------------
     def _settle(
@@ -345,11 +379,17 @@ class OrderBook:
         tracking_code: str = "",
         tracking_url: str = "",
         reason: str = "",
+        rules: ChannelRules | None = None,
     ) -> dict[str, Any]:
-        """Apply a merchant action and queue what the channel must be told, atomically."""
+        """Apply a merchant action and queue what the channel must be told, atomically.
+
+        ``rules`` say what the order's channel accepts; an action it cannot take from
+        here is refused with the reason instead of queueing a push that can only fail.
+        """
         if action not in ACTIONS:
             raise ActionRefused(f"Unknown action '{action}'. Use one of: {', '.join(ACTIONS)}.")
         target = ACTIONS[action]
+        rules = rules or ChannelRules()
         with self.db.transaction() as conn:
             order = self.get(order_id)
             current = S(order["status"])
@@ -375,6 +415,7 @@ class OrderBook:
                     f" ({','.join('?' * len(fulfil_ids))}) THEN 1 ELSE 0 END WHERE order_id = ?",
                     (*fulfil_ids, order_id),
                 )
+            self._check_rules(rules, order, current, target, fulfil_ids)
             if target not in lifecycle.CLOSED:
                 unmapped = [
                     ln["sku"] or ln["external_id"]
@@ -408,46 +449,77 @@ class OrderBook:
             self._refresh_needs_mapping(order_id)
             channel_id = order["channel_id"]
             ext = order["external_id"]
-            if target in (S.CONFIRMED, S.DISPATCHED, S.DELIVERED):
+            told = False
+            if target in (S.CONFIRMED, S.DISPATCHED, S.DELIVERED) and rules.can_push_progress(
+                target
+            ):
                 if fulfil_ids is None and any(not ln["fulfil"] for ln in lines):
                     fulfil_ids = [ln["external_id"] for ln in lines if ln["fulfil"]]
-                self.outbox.enqueue_order(
-                    channel_id,
-                    order_id,
-                    ext,
-                    {"kind": "progress", "target": str(target), "fulfil_line_ids": fulfil_ids},
-                )
-            if tracking_code or tracking_url:
-                self.outbox.enqueue_order(
-                    channel_id,
-                    order_id,
-                    ext,
-                    {
-                        "kind": "tracking",
-                        "tracking_code": tracking_code,
-                        "tracking_url": tracking_url,
-                    },
-                )
-            if target is S.CANCELLED:
+                payload = {"kind": "progress", "target": str(target), "fulfil_line_ids": fulfil_ids}
+                self.outbox.enqueue_order(channel_id, order_id, ext, payload)
+                told = True
+            if (tracking_code or tracking_url) and rules.tracking:
+                payload = {
+                    "kind": "tracking",
+                    "tracking_code": tracking_code,
+                    "tracking_url": tracking_url,
+                }
+                self.outbox.enqueue_order(channel_id, order_id, ext, payload)
+                told = True
+            if target is S.CANCELLED and rules.cancel:
                 self.outbox.enqueue_order(
                     channel_id, order_id, ext, {"kind": "cancel", "reason": reason}
                 )
-            if target is S.RETURNED:
+                told = True
+            if target is S.RETURNED and rules.returns:
                 self.outbox.enqueue_order(
                     channel_id, order_id, ext, {"kind": "return", "reason": reason}
                 )
+                told = True
             words = lifecycle.LABELS[target].lower()
             detail = (
                 f" (lines {', '.join(fulfil_ids)})" if fulfil_ids and action == "confirm" else ""
             )
-            self._event(order_id, "action", f"Marked {words}{detail}; queued for the channel")
+            outcome = (
+                "queued for the channel" if told else f"recorded here ({rules.label} is not told)"
+            )
+            self._event(order_id, "action", f"Marked {words}{detail}; {outcome}")
             self.enqueue_stock_pushes(moved)
         return self.get(order_id)
 
-    def mark_paid(self, order_id: int) -> dict[str, Any]:
+    @staticmethod
+    def _check_rules(
+        rules: ChannelRules,
+        order: dict,
+        current: OrderStatus,
+        target: OrderStatus,
+        fulfil_ids: list[str] | None,
+    ) -> None:
+        label = rules.label
+        if rules.confirms_itself and current is S.REQUESTED and target is not S.CANCELLED:
+            raise ActionRefused(
+                f"{label} orders are confirmed in {label} itself. Confirm {order['number']} there;"
+                " Stockbridge picks the confirmation up at the next sync."
+            )
+        if target is S.CANCELLED and not rules.cancel:
+            raise ActionRefused(
+                f"{label} orders are cancelled in {label} itself. Cancel {order['number']} there;"
+                " Stockbridge frees the stock at the next sync."
+            )
+        if fulfil_ids is not None and not rules.can_push_progress(S.CONFIRMED):
+            raise ActionRefused(f"{label} does not take a choice of lines.")
+
+    def mark_paid(self, order_id: int, rules: ChannelRules | None = None) -> dict[str, Any]:
         """The merchant received the money for a manual-payment order; tell the channel."""
         with self.db.transaction() as conn:
             order = self.get(order_id)
+            if rules is not None and not rules.can_mark_paid(order["payment_method"]):
+                if rules.manual_payment_methods:
+                    raise ActionRefused(
+                        f"{rules.label} collects {order['payment_method'] or 'this'} payments itself;"
+                        f" order {order['number']} cannot be marked paid here."
+                    )
+                raise ActionRefused(f"{rules.label} has no way to record a payment from here.")
             if order["payment_status"] == "paid":
                 raise ActionRefused(f"Order {order['number']} is already paid.")
             if order["status"] in ("cancelled",):
@@ -564,6 +636,31 @@ class OrderBook:
             for o in orders:
                 o["lines"] = by_order.get(o["id"], [])
         return orders
+
+
+def next_invoice_number(db: Database, now: float | None = None) -> str:
+    """The next number of the local invoice sequence, formatted with the merchant's pattern.
+
+    Runs inside the caller's transaction, so a number is used once even after a crash.
+    """
+    from app.settings import Settings
+
+    pattern = Settings(db).get("invoice_pattern")
+    seq = int(db.scalar("SELECT value FROM settings WHERE key = 'invoice_seq'") or 0) + 1
+    db.conn.execute(
+        "INSERT INTO settings (key, value) VALUES ('invoice_seq', ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (str(seq),),
+    )
+    year = time.localtime(now or time.time()).tm_year
+    return format_invoice_number(pattern, seq, year)
+
+
+def format_invoice_number(pattern: str, seq: int, year: int) -> str:
+    try:
+        return pattern.format(year=year, seq=seq)
+    except (KeyError, IndexError, ValueError):
+        return f"INV-{year}-{seq:05d}"
 
 
 class _Resolver:

@@ -29,6 +29,8 @@ from app.sync.backoff import retry_delay
 log = logging.getLogger(__name__)
 
 LISTINGS_REFRESH_SECONDS = 15 * 60
+# Channel setting set when the platform rejected the key (401); cleared by a new key.
+AUTH_FAILED = "auth_failed"
 
 
 @dataclass(slots=True)
@@ -128,6 +130,13 @@ class SyncEngine:
         async with self._lock(name):
             channel = self.book.channels.get(name)
             report = SyncReport(channel=name)
+            blocked = channel.settings.get(AUTH_FAILED)
+            if blocked:
+                # A rejected key stays rejected: asking again would only repeat the refusal
+                # (and some platforms lock accounts that keep trying). Wait for a new key.
+                report.ok = False
+                report.error = f"{blocked} Enter a new key for {name} to resume."
+                return report
             started = time.monotonic()
             log_id = self.book.channels.log_start(channel.id)
             client: ChannelClient | None = None
@@ -143,6 +152,8 @@ class SyncEngine:
                 report.ok = False
                 report.error = _merchant_text(exc)
                 log.warning("sync of %s failed: %s", name, report.error)
+                if isinstance(exc, AuthFailed):
+                    self.book.channels.update(name, settings={AUTH_FAILED: report.error})
             finally:
                 if client is not None:
                     await client.aclose()
@@ -181,13 +192,16 @@ class SyncEngine:
         cursor = self.book.channels.cursor(channel.id, "orders")
         since = float(cursor) if cursor is not None else None
         first_import = not channel.first_import_done
+        rules = registry.rules(channel.platform)
         latest = since
         async for page in client.fetch_orders(since):
             for item in page.quarantined:
                 self.book.channels.quarantine(channel.id, item)
                 report.quarantined += 1
             if page.orders:
-                result = self.book.ingest(channel, page.orders, first_import=first_import)
+                result = self.book.ingest(
+                    channel, page.orders, first_import=first_import, rules=rules
+                )
                 report.orders_created += result.created
                 report.orders_updated += result.updated
                 report.orders_unchanged += result.unchanged

@@ -37,10 +37,10 @@ def test_migration_backs_up_the_file_first(tmp_path, monkeypatch):
     monkeypatch.setattr(dbmod, "migrations", lambda: [*original, extra])
     database = Database(path)
     assert database.schema_version == len(original) + 1
-    backups = list(tmp_path.glob("stockbridge.db.v1-*.bak"))
+    backups = list(tmp_path.glob(f"stockbridge.db.v{len(original)}-*.bak"))
     assert len(backups) == 1
     old = sqlite3.connect(backups[0])
-    assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert old.execute("PRAGMA user_version").fetchone()[0] == len(original)
     assert old.execute("SELECT sku FROM products").fetchall() == [("A",)]
     old.close()
     database.close()
@@ -55,7 +55,7 @@ def test_failed_migration_leaves_previous_version(tmp_path, monkeypatch):
     with pytest.raises(sqlite3.OperationalError):
         Database(path)
     conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(original)
     assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'ok'").fetchone() is None
     conn.close()
 
@@ -82,3 +82,17 @@ def test_running_totals_match_the_ledger(db):
     assert ledger.verify()
     ledger.rebuild_totals()
     assert ledger.verify() == []
+
+
+def test_a_version_1_file_is_upgraded_with_a_backup(tmp_path, monkeypatch):
+    path = tmp_path / "stockbridge.db"
+    every = dbmod.migrations()
+    monkeypatch.setattr(dbmod, "migrations", lambda: every[:1])
+    Database(path).close()
+    monkeypatch.setattr(dbmod, "migrations", lambda: every)
+    database = Database(path)
+    assert database.schema_version == len(every) > 1
+    assert len(list(tmp_path.glob("stockbridge.db.v1-*.bak"))) == 1
+    names = {r[0] for r in database.all("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    assert "orders_held_by_channel" in names
+    database.close()
