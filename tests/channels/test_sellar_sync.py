@@ -51,9 +51,9 @@ def quiet_product(hub, box):
         for item in o.get("OrderItems", o.get("items", []))
     }
     for product in box.products.values():
-        if product["id"] not in busy and product.get("sku") and "KEG" in product["sku"]:
-            if hub.stock(product["sku"]) and level(hub, product["sku"])[1] == 0:
-                return product
+        sku = product.get("sku") or ""
+        if product["id"] not in busy and "KEG" in sku and hub.stock(sku) and level(hub, sku)[1] == 0:
+            return product
     pytest.fail("the seeded brewery has no idle keg")
 
 
