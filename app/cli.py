@@ -641,15 +641,16 @@ def cmd_window(args: argparse.Namespace) -> int:
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from app.channels.selldone.sandbox import SelldoneSandbox
+    import time
 
-    box = SelldoneSandbox(seed=args.seed, port=args.port, extra_orders=args.extra_orders)
+    spec = registry.platform(args.platform)
+    box = spec.sandbox_class()(seed=args.seed, port=args.port, extra_orders=args.extra_orders)
     url = box.start()
-    print(f"Selldone sandbox at {url}  shop id {box.shop_id}  token {box.token}", flush=True)
+    account = getattr(box, "shop_id", None)
+    where = f"  {spec.account_label} {account}" if account is not None else ""
+    print(f"{spec.label} sandbox at {url}{where}  token {box.token}", flush=True)
     print("Press Ctrl+C to stop.", flush=True)
     try:
-        import time
-
         while True:
             time.sleep(3600)
     except KeyboardInterrupt:

@@ -20,6 +20,7 @@ class Platform:
     secret_label: str
     account_label: str
     client_path: str  # "module:Class", imported only when needed
+    sandbox_path: str = ""  # the platform's local twin, "module:Class"
     account_required: bool = True
     token_link: Callable[[], str] | None = None
     other_base_urls: dict[str, str] = field(default_factory=dict)  # e.g. {"Staging": url}
@@ -27,6 +28,10 @@ class Platform:
 
     def client_class(self) -> type:
         module, _, name = self.client_path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def sandbox_class(self) -> type:
+        module, _, name = self.sandbox_path.partition(":")
         return getattr(importlib.import_module(module), name)
 
     def make_client(
@@ -59,6 +64,7 @@ PLATFORMS: dict[str, Platform] = {
         secret_label="ERP token",
         account_label="Shop ID",
         client_path="app.channels.selldone.client:SelldoneClient",
+        sandbox_path="app.channels.selldone.sandbox:SelldoneSandbox",
         token_link=_selldone_link,
     ),
     "sellar": Platform(
@@ -69,6 +75,7 @@ PLATFORMS: dict[str, Platform] = {
         secret_label="Developer API key (SLR.…)",
         account_label="Supplier ID (optional)",
         client_path="app.channels.sellar.client:SellarClient",
+        sandbox_path="app.channels.sellar.sandbox:SellarSandbox",
         account_required=False,
         other_base_urls={"Staging": "https://api-staging.sellar.io"},
         manual_payment_methods=frozenset({"manual"}),

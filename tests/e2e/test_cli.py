@@ -235,3 +235,45 @@ def test_headless_demo(cli, tmp_path):
     buyer = result["buyer_order"]
     assert buyer["available_after"] == buyer["available_before"] - 2
     assert buyer["shop_quantity_after_push"] == max(buyer["available_after"], 0)
+
+
+def test_sellar_headless(cli):
+    from app.channels.sellar.sandbox import SellarSandbox
+
+    with SellarSandbox(seed=2) as box:
+        add = cli(
+            "channel",
+            "add",
+            "sellar",
+            "--name",
+            "Brewery",
+            "--base-url",
+            box.base_url,
+            "--token-stdin",
+            "--json",
+            stdin=box.token + "\n",
+        )
+        assert as_json(add)["platform"] == "sellar"
+        first = as_json(cli("sync", "--once", "--json"))
+        assert first[0]["ok"] and first[0]["orders_created"] > 0
+        cli("products", "adopt", "--channel", "Brewery")
+        cli("sync", "--once")
+        new = [o for o in as_json(cli("orders", "--status", "requested", "--json"))]
+        assert new and all(o["invoice_number"] for o in new if not o["needs_mapping"])
+        refused = cli("order", "confirm", new[0]["number"], ok=False)
+        assert refused.returncode == 2 and "confirmed in Sellar itself" in refused.stderr
+
+
+def test_sandbox_serve_prints_where_it_listens(tmp_path):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "app", "sandbox", "serve", "sellar", "--seed", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("Sellar sandbox at http://127.0.0.1:") and "token SLR." in line
+    finally:
+        proc.terminate()
+        proc.wait(10)
