@@ -135,7 +135,7 @@ class SyncEngine:
                 # A rejected key stays rejected: asking again would only repeat the refusal
                 # (and some platforms lock accounts that keep trying). Wait for a new key.
                 report.ok = False
-                report.error = f"{blocked} Enter a new key for {name} to resume."
+                report.error = blocked
                 return report
             started = time.monotonic()
             log_id = self.book.channels.log_start(channel.id)
@@ -153,6 +153,7 @@ class SyncEngine:
                 report.error = _merchant_text(exc)
                 log.warning("sync of %s failed: %s", name, report.error)
                 if isinstance(exc, AuthFailed):
+                    report.error += f" Enter a new key for {name} to resume syncing."
                     self.book.channels.update(name, settings={AUTH_FAILED: report.error})
             finally:
                 if client is not None:

@@ -1,0 +1,399 @@
+"""Customers: the buyers each channel has sent orders for, and what they bought.
+
+Read-only for now. A buyer is one channel's customer reference; guests (and orders
+without a reference) are one buyer per order, since nothing ties two of them together.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import (
+    SIGNAL,
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QBrush, QColor, QShowEvent
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.store.db import Database
+from app.ui.bridge import Bridge
+from app.ui.style import MUTED, ago, money, status_colour, status_label, when
+from app.ui.tables import Column, SqlTableModel, TablePage
+
+Index = QModelIndex | QPersistentModelIndex
+ORDERS_LIMIT = 500
+
+# One row per channel buyer. The only MIN/MAX aggregate is the last order's time, so
+# SQLite takes the bare name, email and currency from that latest order.
+GROUP_BUYERS = (
+    "SELECT o.channel_id, c.name AS channel, o.customer_ref AS ref,"
+    " CASE WHEN o.customer_ref = '' THEN o.id END AS lone_order,"
+    " o.customer_name AS name, o.customer_email AS email, o.currency, COUNT(*) AS orders,"
+    " SUM(o.total) AS spent, COUNT(DISTINCT o.currency) AS currencies,"
+    " MAX(COALESCE(o.placed_at, o.imported_at)) AS last_order,"
+    " (o.customer_ref = '' OR o.customer_ref LIKE 'guest:%') AS guest"
+    " FROM orders o JOIN channels c ON c.id = o.channel_id"
+    " GROUP BY o.channel_id, o.customer_ref, CASE WHEN o.customer_ref = '' THEN o.id END"
+)
+CUSTOMER_SELECT = (
+    "SELECT b.*, b.channel_id || ':' || COALESCE('order:' || b.lone_order, b.ref) AS id,"
+    " cu.name AS local_name FROM temp.channel_buyers b"
+    " LEFT JOIN customer_links cl ON cl.channel_id = b.channel_id AND cl.external_ref = b.ref"
+    " AND b.lone_order IS NULL LEFT JOIN customers cu ON cu.id = cl.customer_id"
+)
+
+
+def snapshot_buyers(db: Database, *, empty: bool = False) -> None:
+    """Group every order into buyers once, in a temporary table of the reading connection.
+
+    Grouping 100,000 orders takes about 0.3 s; done for every page, sort and search (as
+    a plain view would) each of those waited that long. The copy is rebuilt on refresh;
+    temporary tables live in memory beside the connection and never touch the file.
+    ``empty`` makes the table without grouping, for a page not shown yet.
+    """
+    db.execute("DROP TABLE IF EXISTS temp.channel_buyers")
+    db.execute(f"CREATE TEMP TABLE channel_buyers AS {GROUP_BUYERS}{' LIMIT 0' if empty else ''}")
+    db.execute("CREATE INDEX temp.channel_buyers_last ON channel_buyers (last_order)")
+
+
+LINK_FILTERS: list[tuple[str, str | None, tuple]] = [
+    ("All buyers", None, ()),
+    ("Linked to your customers", "cl.customer_id IS NOT NULL", ()),
+    ("Not linked", "cl.customer_id IS NULL", ()),
+]
+
+
+def buyer_name(row: dict[str, Any]) -> str:
+    if row["guest"]:
+        return f"Guest · {row['name']}" if row["name"] else "Guest"
+    return row["name"] or "(no name)"
+
+
+def spent_text(row: dict[str, Any]) -> str:
+    if row["currencies"] > 1:
+        return "Several currencies"
+    return money(row["spent"], row["currency"])
+
+
+def customer_columns() -> list[Column]:
+    return [
+        Column("channel", "Channel", "b.channel", searchable=False),
+        Column(
+            "name",
+            "Customer",
+            "b.name",
+            searchable=True,
+            fmt=lambda v, r: buyer_name(r),
+            color=lambda v, r: MUTED if r["guest"] else None,
+        ),
+        Column("email", "Email", "b.email", searchable=True),
+        Column("orders", "Orders", "b.orders", numeric=True),
+        Column(
+            "last_order",
+            "Last order",
+            "b.last_order",
+            numeric=True,
+            fmt=lambda v, r: ago(v),
+            tooltip=lambda v, r: when(v),
+        ),
+        Column("spent", "Spent", "b.spent", numeric=True, fmt=lambda v, r: spent_text(r)),
+        Column(
+            "local_name",
+            "Your customer",
+            "cu.name",
+            fmt=lambda v, r: v or ("—" if r["guest"] else "Not linked"),
+            color=lambda v, r: None if v else MUTED,
+        ),
+    ]
+
+
+class BuyerOrdersModel(QAbstractTableModel):
+    """The selected buyer's orders, newest first."""
+
+    HEAD = ("Order", "Status", "Total", "Placed")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.rows: list[dict[str, Any]] = []
+
+    def set_rows(self, rows: list[dict[str, Any]]) -> None:
+        self.beginResetModel()
+        self.rows = rows
+        self.endResetModel()
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
+        return 0 if parent.isValid() else len(self.rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEAD)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = 0) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEAD[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        o, col = self.rows[index.row()], index.column()
+        held = bool(o["needs_mapping"])
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (
+                o["number"],
+                status_label(o["status"], held),
+                money(o["total"], o["currency"]),
+                when(o["placed"]),
+            )[col]
+        if role == Qt.ItemDataRole.ForegroundRole and col == 1:
+            return QBrush(QColor(status_colour(o["status"], held)))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 2:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+
+class BuyerDetail(QWidget):
+    """Who the selected buyer is and every order they placed on that channel."""
+
+    order_activated = Signal(int)  # an order's id, double-clicked
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = QLabel()
+        self.title.setObjectName("pageTitle")
+        self.title.setWordWrap(True)
+        self.subtitle = QLabel()
+        self.subtitle.setObjectName("muted")
+        self.subtitle.setWordWrap(True)
+        self.facts = QLabel()
+        self.facts.setWordWrap(True)
+        self.cards = QFrame()
+        self.numbers: dict[str, QLabel] = {}
+        row = QHBoxLayout(self.cards)
+        row.setContentsMargins(0, 4, 0, 4)
+        for key, caption, stretch in (
+            ("orders", "Orders", 2),
+            ("spent", "Spent", 3),
+            ("last", "Last order", 3),
+        ):
+            card = QFrame()
+            card.setObjectName("card")
+            value = QLabel()
+            value.setStyleSheet("font-size: 18px; font-weight: 600; color: #111827;")
+            label = QLabel(caption)
+            label.setObjectName("muted")
+            box = QVBoxLayout(card)
+            box.setContentsMargins(12, 8, 12, 8)
+            box.addWidget(value)
+            box.addWidget(label)
+            self.numbers[key] = value
+            row.addWidget(card, stretch)
+        self.heading = QLabel("Orders")
+        self.heading.setObjectName("sectionTitle")
+        self.orders = BuyerOrdersModel(self)
+        self.view = QTableView()
+        self.view.setModel(self.orders)
+        self.view.verticalHeader().setVisible(False)
+        self.view.verticalHeader().setDefaultSectionSize(26)
+        self.view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.view.setSelectionMode(QTableView.SelectionMode.SingleSelection)
+        self.view.setAlternatingRowColors(True)
+        header = self.view.horizontalHeader()
+        header.setHighlightSections(False)
+        for col, width in enumerate((140, 140, 140)):
+            header.resizeSection(col, width)
+        header.setSectionResizeMode(3, QHeaderView.ResizeMode.Stretch)
+        self.view.doubleClicked.connect(
+            lambda idx: self.order_activated.emit(int(self.orders.rows[idx.row()]["id"]))
+        )
+        self.note = QLabel()
+        self.note.setObjectName("muted")
+        # Who on the left, their orders on the right.
+        who = QVBoxLayout()
+        who.setContentsMargins(0, 0, 0, 0)
+        who.addWidget(self.title)
+        who.addWidget(self.subtitle)
+        who.addWidget(self.cards)
+        who.addWidget(self.facts)
+        who.addStretch(1)
+        left = QWidget()
+        left.setLayout(who)
+        left.setFixedWidth(430)
+        bought = QVBoxLayout()
+        bought.addWidget(self.heading)
+        bought.addWidget(self.view, 1)
+        bought.addWidget(self.note)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 8, 0, 0)
+        layout.setSpacing(18)
+        layout.addWidget(left)
+        layout.addLayout(bought, 1)
+        self.show_buyer(None, [])
+
+    def show_buyer(
+        self, row: dict[str, Any] | None, orders: list[dict[str, Any]], *, can_open: bool = False
+    ) -> None:
+        """Show ``row`` (a customers list row) and its orders; None shows the empty state."""
+        for widget in (self.cards, self.facts, self.heading, self.view, self.note):
+            widget.setVisible(row is not None)
+        if row is None:
+            self.title.setText("Select a customer")
+            self.subtitle.setText("Pick a customer above to see their orders.")
+            self.orders.set_rows([])
+            return
+        self.title.setText(buyer_name(row))
+        self.subtitle.setText(" · ".join(x for x in (row["channel"], row["email"]) if x))
+        count = row["orders"]
+        self.numbers["orders"].setText(f"{count:,}")
+        self.numbers["spent"].setText(spent_text(row))
+        self.numbers["last"].setText(ago(row["last_order"]))
+        lines = []
+        if count > 1 and len(orders) == count:  # the oldest order is only known when all are
+            lines.append(f"Customer since {when(min(o['placed'] for o in orders))}")
+        if row["local_name"]:
+            lines.append(f"Linked to your customer {row['local_name']}")
+        elif row["guest"]:
+            lines.append("Bought as a guest: the channel keeps no account for this buyer.")
+        else:
+            lines.append("Not linked to your customer list yet.")
+        self.facts.setText("<br>".join(_esc(line) for line in lines))
+        self.orders.set_rows(orders)
+        notes = (
+            [f"Showing the latest {len(orders):,} of {count:,} orders."]
+            if count > len(orders)
+            else []
+        )
+        if can_open:
+            notes.append("Double-click an order to open it.")
+        self.note.setText(" ".join(notes))
+        self.note.setVisible(bool(notes))
+
+
+def _esc(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+class CustomersPage(QWidget):
+    """The Customers screen: channel buyers from their orders, and each one's orders."""
+
+    order_activated = Signal(int)  # the lead window opens this order id on the Orders screen
+
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self.db = bridge.reader
+        self._channels: list[tuple[int, str]] = []
+        self._stale = True  # filled when first shown: opening the window need not wait for it
+        snapshot_buyers(self.db, empty=True)
+        self.model = SqlTableModel(
+            self.db, CUSTOMER_SELECT, customer_columns(), default_sort="b.last_order DESC, b.rowid"
+        )
+        self.table = TablePage(self.model, noun="customers", search_hint="Search name or email…")
+        self.channel_filter = self.table.add_filter(
+            "Channel", [("All channels", None, ())], "channel"
+        )
+        self.link_filter = self.table.add_filter("Linked", LINK_FILTERS, "linked")
+        self.table.set_column_widths([130, 240, 250, 90, 120, 130, 160])
+        header = self.table.view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.view.horizontalHeader().setSortIndicator(4, Qt.SortOrder.DescendingOrder)
+        self.detail = BuyerDetail()
+        self.detail.order_activated.connect(self.order_activated)
+        self.table.selection_changed.connect(self._selected)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.table)
+        split.addWidget(self.detail)
+        split.setChildrenCollapsible(False)
+        split.setSizes([400, 290])
+        title = QLabel("Customers")
+        title.setObjectName("pageTitle")
+        later = QLabel(
+            "Buyers as each channel knows them, gathered from their orders. Linking them"
+            " to your own customer list comes in a later version."
+        )
+        later.setObjectName("muted")
+        later.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(later)
+        layout.addWidget(split, 1)
+        self._refresh_soon = QTimer(self, singleShot=True, interval=0)
+        self._refresh_soon.timeout.connect(self.refresh)
+        bridge.data_changed.connect(self._data_changed)
+        self.refresh_channels()
+
+    def refresh_channels(self) -> None:
+        found = [
+            (int(r["id"]), r["name"])
+            for r in self.db.all("SELECT id, name FROM channels ORDER BY name")
+        ]
+        if found == self._channels:
+            return
+        self._channels = found
+        current = self.channel_filter.currentText()
+        self.channel_filter.blockSignals(True)
+        self.channel_filter.clear()
+        self.channel_filter.addItem("All channels", (None, ()))
+        for cid, name in found:
+            self.channel_filter.addItem(name, ("b.channel_id = ?", (cid,)))
+        index = max(0, self.channel_filter.findText(current))
+        self.channel_filter.setCurrentIndex(index)
+        self.channel_filter.blockSignals(False)
+        self.model.set_filter("channel", *self.channel_filter.itemData(index))
+
+    def _data_changed(self) -> None:
+        # Hidden pages only note the change: a refresh costs queries nobody would see. A
+        # visible one refreshes on the next turn of the event loop, unless the window
+        # refreshes it directly first (refresh() cancels the deferred one).
+        if self.isVisible():
+            self._refresh_soon.start()
+        else:
+            self._stale = True
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        if self._stale:
+            self._refresh_soon.start()
+
+    def refresh(self) -> None:
+        """Re-read everything shown from the store, keeping the selection."""
+        self._refresh_soon.stop()
+        self._stale = False
+        snapshot_buyers(self.db)
+        self.refresh_channels()
+        self.table.refresh()
+        self._selected(self.table.selected())
+
+    def _selected(self, row: dict[str, Any] | None) -> None:
+        if row is None:
+            self.detail.show_buyer(None, [])
+            return
+        if row["lone_order"] is not None:
+            where, args = "o.id = ?", (row["lone_order"],)
+        else:
+            where, args = "o.channel_id = ? AND o.customer_ref = ?", (row["channel_id"], row["ref"])
+        orders = [
+            dict(r)
+            for r in self.db.all(
+                "SELECT o.id, o.number, o.status, o.needs_mapping, o.total, o.currency,"
+                f" COALESCE(o.placed_at, o.imported_at) AS placed FROM orders o WHERE {where}"
+                f" ORDER BY placed DESC, o.id DESC LIMIT {ORDERS_LIMIT}",
+                args,
+            )
+        ]
+        wired = self.receivers(SIGNAL("order_activated(int)")) > 0
+        self.detail.show_buyer(row, orders, can_open=wired)
