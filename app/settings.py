@@ -49,15 +49,6 @@ class Setting:
                     "Only {year} and {seq} can be used in the invoice pattern."
                 ) from None
             return text
-        if self.kind == "str" and self.key == "invoice_pattern":
-            text = str(value).strip()
-            if "{seq" not in text:
-                raise ValueError("The invoice pattern needs {seq} for the running number.")
-            try:
-                text.format(year=2026, seq=1)
-            except (KeyError, IndexError, ValueError):
-                raise ValueError("Only {year} and {seq} can be used in the invoice pattern.") from None
-            return text
         if self.kind == "choices":
             items = list(value) if isinstance(value, (list, tuple)) else [value]
             unknown = [v for v in items if self.choices and v not in self.choices]

@@ -1,0 +1,215 @@
+"""Settings: the general switches (built from GLOBAL_SETTINGS) and where the data lives."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import config, secrets
+from app.settings import GLOBAL_SETTINGS, Settings
+from app.ui.bridge import Bridge
+from app.ui.settings_form import SettingsForm, muted_label
+from app.ui.style import BAD, OK
+
+# keyring backends by class path, in the words a merchant sees in their own system.
+KEYRING_NAMES = {
+    "keyring.backends.Windows.WinVaultKeyring": "Windows Credential Manager",
+    "keyring.backends.macOS.Keyring": "macOS Keychain",
+    "keyring.backends.SecretService.Keyring": "your desktop's keyring (Secret Service)",
+    "keyring.backends.kwallet.DBusKeyring": "KDE Wallet",
+    "keyring.backends.chainer.ChainerBackend": "your system's password store",
+    "app.secrets.MemoryKeyring": "memory only (tokens are forgotten when Stockbridge closes)",
+}
+NO_KEYRING = "keyring.backends.fail.Keyring"
+
+
+def keyring_words(backend: str) -> str:
+    """A keyring backend's class path in words."""
+    if backend == NO_KEYRING:
+        return "none available: Stockbridge cannot keep tokens on this computer"
+    return KEYRING_NAMES.get(backend, backend.rsplit(".", 2)[-2] if "." in backend else backend)
+
+
+def log_file(data_dir: Path) -> Path:
+    """The log file this process writes, or where the app would put it for this data folder."""
+    for handler in logging.getLogger().handlers:
+        if isinstance(
+            handler, logging.handlers.RotatingFileHandler
+        ) and handler.baseFilename.endswith("stockbridge.log"):
+            return Path(handler.baseFilename)
+    # Same rule as the CLI: a data folder chosen by the merchant keeps its logs beside it.
+    explicit = (
+        bool(os.environ.get(config.DATA_DIR_ENV))
+        or Path(data_dir).resolve() != config.data_dir().resolve()
+    )
+    return config.log_dir(Path(data_dir), explicit=explicit) / "stockbridge.log"
+
+
+def open_folder(path: Path) -> bool:
+    """Show a folder in the system's file manager."""
+    return QDesktopServices.openUrl(QUrl.fromLocalFile(str(path)))
+
+
+def _card(title: str, subtitle: str = "") -> tuple[QFrame, QVBoxLayout, QHBoxLayout]:
+    card = QFrame()
+    card.setObjectName("card")
+    layout = QVBoxLayout(card)
+    layout.setContentsMargins(20, 16, 20, 18)
+    layout.setSpacing(10)
+    head = QHBoxLayout()
+    heading = QLabel(title)
+    heading.setObjectName("sectionTitle")
+    heading.setStyleSheet("font-size: 15px; margin: 0px;")  # the shared margin shifts it right
+    head.addWidget(heading)
+    head.addStretch(1)
+    layout.addLayout(head)
+    if subtitle:
+        layout.addWidget(muted_label(subtitle))
+    return card, layout, head
+
+
+class SettingsPage(QWidget):
+    """General settings, saved as they change, and where Stockbridge keeps its files."""
+
+    def __init__(self, bridge: Bridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        title = QLabel("Settings")
+        title.setObjectName("pageTitle")
+
+        general, general_layout, general_head = _card(
+            "General", "Changes are saved as you make them."
+        )
+        self.saved_label = QLabel()
+        self.saved_label.setStyleSheet(f"color: {OK}; font-weight: 600;")
+        general_head.addWidget(self.saved_label)
+        self._saved_timer = QTimer(self, singleShot=True, interval=2500)
+        self._saved_timer.timeout.connect(self.saved_label.clear)
+        self.form = SettingsForm(GLOBAL_SETTINGS)
+        self.form.set_values(bridge.settings.all())
+        self.form.changed.connect(self.save)
+        general_layout.addWidget(self.form)
+
+        files, files_layout, _ = _card(
+            "Your data",
+            "Everything Stockbridge knows stays on this computer. Back up the data "
+            "folder to keep your orders and stock history safe.",
+        )
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        grid.setVerticalSpacing(10)
+        grid.setColumnStretch(1, 1)
+        self.data_path = self._path_label(bridge.data_dir)
+        self.log_path = self._path_label(log_file(bridge.data_dir))
+        self.open_data_button = QPushButton("Open folder")
+        self.open_data_button.clicked.connect(lambda: open_folder(self.bridge.data_dir))
+        self.open_log_button = QPushButton("Open folder")
+        self.open_log_button.clicked.connect(
+            lambda: open_folder(log_file(self.bridge.data_dir).parent)
+        )
+        self.keyring_label = QLabel("Checking…")
+        self.keyring_label.setWordWrap(True)
+        self.keyring_detail = muted_label(
+            "Tokens and keys that let Stockbridge reach your channels are kept there, never in "
+            "the data folder or the log."
+        )
+        rows = [
+            ("Data folder", self.data_path, self.open_data_button),
+            ("Log file", self.log_path, self.open_log_button),
+        ]
+        for row, (name, value, button) in enumerate(rows):
+            grid.addWidget(self._name_label(name), row, 0, Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(value, row, 1, Qt.AlignmentFlag.AlignVCenter)
+            grid.addWidget(button, row, 2, Qt.AlignmentFlag.AlignVCenter)
+        keyring_box = QVBoxLayout()
+        keyring_box.setSpacing(2)
+        keyring_box.addWidget(self.keyring_label)
+        keyring_box.addWidget(self.keyring_detail)
+        grid.addWidget(
+            self._name_label("Tokens are kept in"), len(rows), 0, Qt.AlignmentFlag.AlignTop
+        )
+        grid.addLayout(keyring_box, len(rows), 1, 1, 2)
+        files_layout.addLayout(grid)
+
+        body = QWidget()
+        column = QVBoxLayout(body)
+        column.setContentsMargins(0, 0, 8, 0)
+        column.setSpacing(16)
+        column.addWidget(general)
+        column.addWidget(files)
+        column.addStretch(1)
+        body.setMaximumWidth(820)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(scroll, 1)
+        self.load_keyring()
+
+    @staticmethod
+    def _name_label(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("muted")
+        label.setMinimumWidth(130)
+        return label
+
+    @staticmethod
+    def _path_label(path: Path) -> QLabel:
+        label = QLabel(str(path))
+        label.setWordWrap(True)
+        label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        return label
+
+    def refresh(self) -> None:
+        """Show the stored values again (the tray or another window may have changed them)."""
+        stored = self.bridge.settings.all()
+        if stored != self.form.values():
+            self.form.set_values(stored)
+
+    def load_keyring(self) -> None:
+        """Ask the engine which keyring holds the tokens (the engine's process view is the truth)."""
+
+        def shown(backend: str) -> None:
+            words = keyring_words(backend)
+            self.keyring_label.setText(words[:1].upper() + words[1:])
+            self.keyring_label.setToolTip(backend)
+            self.keyring_label.setStyleSheet(f"color: {BAD};" if backend == NO_KEYRING else "")
+
+        def failed(exc: BaseException) -> None:
+            self.keyring_label.setText(f"Could not be checked: {secrets.redact(str(exc))}")
+            self.keyring_label.setStyleSheet(f"color: {BAD};")
+
+        self.bridge.run(lambda _hub: secrets.backend_name(), shown, failed)
+
+    def save(self, key: str, value: Any) -> None:
+        """Store one setting on the engine thread; confirm or show why it was refused."""
+
+        def done(_stored: Any) -> None:
+            self.saved_label.setStyleSheet(f"color: {OK}; font-weight: 600;")
+            self.saved_label.setText("✓ Saved")
+            self._saved_timer.start()
+
+        def failed(exc: BaseException) -> None:
+            self._saved_timer.stop()
+            self.saved_label.setStyleSheet(f"color: {BAD}; font-weight: 600;")
+            self.saved_label.setText(f"Not saved: {exc}")
+
+        self.bridge.run(lambda hub: Settings(hub.db).set(key, value), done, failed)
