@@ -24,16 +24,66 @@ def _sellable(hub: Hub, sku: str) -> float:
     return next(r["sellable"] for r in hub.stock(sku))
 
 
-async def _run(hub: Hub, box) -> dict:
+async def prepare_demo(hub: Hub, box):
+    """Connect the sandbox shop, import it and adopt its listings. Returns the reports."""
     if hub.channels.exists(DEMO_CHANNEL):
         # A previous demo in this folder: the new sandbox has a new address and token.
-        hub.remove_channel(DEMO_CHANNEL)
-    await hub.add_channel(
-        "selldone", DEMO_CHANNEL, account=str(box.shop_id), secret=box.token, base_url=box.base_url
-    )
+        hub.channels.update(DEMO_CHANNEL, base_url=box.base_url)
+        await hub.replace_secret(DEMO_CHANNEL, box.token)
+    else:
+        await hub.add_channel(
+            "selldone",
+            DEMO_CHANNEL,
+            account=str(box.shop_id),
+            secret=box.token,
+            base_url=box.base_url,
+        )
     first = (await hub.sync(DEMO_CHANNEL))[0]
     adopted = hub.adopt(DEMO_CHANNEL)
     second = (await hub.sync(DEMO_CHANNEL))[0]
+    return first, adopted, second
+
+
+DEMO_BUYERS = (
+    "Lena Fischer",
+    "Jonas Weber",
+    "Mia Schulz",
+    "Paul Wagner",
+    "Emma Becker",
+    "Ben Hoffmann",
+)
+
+
+def buyer_order(hub: Hub, box, rng) -> dict | None:
+    """Play a buyer on the sandbox shop: one order for a product that is linked and in stock."""
+    linked = [
+        r
+        for r in hub.listings(DEMO_CHANNEL)
+        if r["product_sku"] and (r["channel_quantity"] or 0) >= 2
+    ]
+    if not linked:
+        return None
+    listing = rng.choice(linked)
+    product_ref, _, variant_ref = listing["listing"].partition(":")
+    return box.create_order(
+        [
+            {
+                "product_id": int(product_ref),
+                "variant_id": int(variant_ref) if variant_ref else None,
+                "count": rng.choice((1, 1, 2)),
+            }
+        ],
+        buyer={
+            "id": 990000 + rng.randrange(1000),
+            "name": rng.choice(DEMO_BUYERS),
+            "email": "buyer@example.com",
+            "phone": "+49301234567",
+        },
+    )
+
+
+async def _run(hub: Hub, box) -> dict:
+    first, adopted, second = await prepare_demo(hub, box)
 
     # Play the buyer: an order for the first linked single-SKU product.
     listing = next(r for r in hub.listings(DEMO_CHANNEL) if r["product_sku"])

@@ -119,7 +119,29 @@ CHANNEL_SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_KEY = {s.key: s for s in GLOBAL_SETTINGS}
+# Settings only some platforms have, shown on their channels' cards.
+PLATFORM_SETTINGS: dict[str, tuple[Setting, ...]] = {
+    "selldone": (
+        Setting(
+            "import_statuses",
+            ["Payed", "COD"],
+            "choices",
+            "Import orders that are",
+            choices=("Payed", "COD", "Canceled"),
+            help="Payed and COD are orders to send. Add Canceled to also learn about orders"
+            " cancelled in Selldone after payment.",
+        ),
+    ),
+}
+
 _CHANNEL_BY_KEY = {s.key: s for s in CHANNEL_SETTINGS}
+for _extra in PLATFORM_SETTINGS.values():
+    _CHANNEL_BY_KEY.update({s.key: s for s in _extra})
+
+
+def channel_settings_for(platform: str) -> tuple[Setting, ...]:
+    """Every setting a channel of this platform has, general ones first."""
+    return CHANNEL_SETTINGS + PLATFORM_SETTINGS.get(platform, ())
 
 
 class Settings:

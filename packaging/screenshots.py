@@ -76,7 +76,9 @@ def main() -> int:
     for i, name in enumerate(SCREENS):
         window.go(name)
         if name == "Orders":
-            window.orders.table.select_where(lambda r: r["status"] == "requested" and not r["needs_mapping"])
+            window.orders.table.select_where(
+                lambda r: r["status"] == "requested" and not r["needs_mapping"]
+            )
         if name == "Stock":
             window.stock.table.view.selectRow(0)
         if name == "Products":

@@ -34,10 +34,18 @@ class Platform:
         module, _, name = self.sandbox_path.partition(":")
         return getattr(importlib.import_module(module), name)
 
+    def client_options(self, settings: dict[str, Any]) -> dict[str, Any]:
+        """Constructor options a channel's settings translate into."""
+        if self.key == "selldone":
+            from app.settings import channel_setting
+
+            return {"statuses": tuple(channel_setting(settings, "import_statuses"))}
+        return {}
+
     def make_client(
         self, base_url: str, account: str, settings: dict[str, Any], secret: str
     ) -> ChannelClient:
-        return self.client_class()(base_url, account, secret)
+        return self.client_class()(base_url, account, secret, **self.client_options(settings))
 
     def rules(self) -> ChannelRules:
         cls = self.client_class()

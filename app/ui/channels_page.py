@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 
 from app import secrets
 from app.channels import registry
-from app.settings import CHANNEL_SETTINGS, channel_setting
+from app.settings import channel_setting, channel_settings_for
 from app.ui.bridge import PAUSED, SYNCING, Bridge, ChannelState
 from app.ui.connect_wizard import ConnectWizard, error_words, platform_badge
 from app.ui.settings_form import CollapsibleSection, SettingsForm, muted_label
@@ -156,7 +156,8 @@ class ChannelCard(QFrame):
         problem.addWidget(self.error_label, 1)
         problem.addWidget(self.new_token_button, 0, Qt.AlignmentFlag.AlignVCenter)
 
-        self.form = SettingsForm(CHANNEL_SETTINGS)
+        self.declared = channel_settings_for(row["platform"])
+        self.form = SettingsForm(self.declared)
         self.form.changed.connect(
             lambda key, value: self.setting_changed.emit(self.name, key, value)
         )
@@ -204,7 +205,7 @@ class ChannelCard(QFrame):
         self.enabled_box.blockSignals(True)
         self.enabled_box.setChecked(bool(row["enabled"]))
         self.enabled_box.blockSignals(False)
-        stored = {s.key: channel_setting(row["settings"], s.key) for s in CHANNEL_SETTINGS}
+        stored = {s.key: channel_setting(row["settings"], s.key) for s in self.declared}
         if stored != self.form.values():
             self.form.set_values(stored)
         if not self.address.hasFocus():

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
@@ -165,7 +166,14 @@ class OrderDetail(QWidget):
         self.lines_view = QTableView()
         self.lines_view.setModel(self.lines)
         self.lines_view.verticalHeader().setVisible(False)
-        self.lines_view.horizontalHeader().setStretchLastSection(True)
+        head = self.lines_view.horizontalHeader()
+        head.setStretchLastSection(False)
+        for col in range(len(LinesModel.HEAD)):
+            head.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        # The product name takes what is left, so the pane never needs a sideways scroll.
+        head.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.lines_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.lines_view.setWordWrap(False)
         self.lines_view.setSelectionMode(QTableView.SelectionMode.NoSelection)
         self.lines_view.setMaximumHeight(170)
         self.info = QGridLayout()
@@ -370,7 +378,12 @@ class OrdersPage(QWidget):
         self.channel_filter = self.table.add_filter(
             "Channel", [("All channels", None, ())], "channel"
         )
-        self.table.set_column_widths([110, 130, 180, 120, 130, 110, 60])
+        self.table.set_column_widths([88, 112, 150, 105, 112, 96, 48])
+        header = self.table.view.horizontalHeader()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(
+            2, QHeaderView.ResizeMode.Stretch
+        )  # the customer takes the rest
         self.table.view.horizontalHeader().setSortIndicator(6, Qt.SortOrder.DescendingOrder)
         self.detail = OrderDetail()
         self.detail.action_requested.connect(self.act)
@@ -380,6 +393,7 @@ class OrdersPage(QWidget):
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
+        split.setSizes([760, 420])
         title = QLabel("Orders")
         title.setObjectName("pageTitle")
         layout = QVBoxLayout(self)

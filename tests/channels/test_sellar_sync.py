@@ -52,7 +52,12 @@ def quiet_product(hub, box):
     }
     for product in box.products.values():
         sku = product.get("sku") or ""
-        if product["id"] not in busy and "KEG" in sku and hub.stock(sku) and level(hub, sku)[1] == 0:
+        if (
+            product["id"] not in busy
+            and "KEG" in sku
+            and hub.stock(sku)
+            and level(hub, sku)[1] == 0
+        ):
             return product
     pytest.fail("the seeded brewery has no idle keg")
 

@@ -145,3 +145,21 @@ def test_quarantined_order_does_not_stop_the_rest(hub, box):
     assert str(created["id"]) in numbers and str(broken["id"]) not in numbers
     kept = hub.channels.quarantined()
     assert kept[0]["external_id"] == str(broken["id"]) and "lots" in kept[0]["raw"]
+
+
+def test_import_statuses_follow_the_channel_setting(hub, box):
+    sync(hub)
+    product = next(
+        p for p in box.products.values() if p.get("sku") and not p.get("product_variants")
+    )
+    basket = box.create_order([{"product_id": product["id"], "variant_id": None, "count": 1}])
+    sync(hub)
+    box.set_order_status(basket["id"], "Canceled")  # cancelled on the buyer's side after payment
+    sync(hub)
+    ref = f"{NAME}:{basket['id']}"
+    assert hub.order_detail(ref)["status"] == "requested"  # Canceled orders are not asked for yet
+    hub.channels.update(NAME, settings={"import_statuses": ["Payed", "COD", "Canceled"]})
+    sync(hub)
+    assert hub.order_detail(ref)["status"] == "cancelled"
+    last = box.requests_to("baskets-PHYSICAL")[-1]["query"]
+    assert sorted(last["statuses"]) == ["COD", "Canceled", "Payed"]
