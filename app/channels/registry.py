@@ -40,6 +40,8 @@ class Platform:
             from app.settings import channel_setting
 
             return {"statuses": tuple(channel_setting(settings, "import_statuses"))}
+        if self.key == "sello":
+            return {"status_map": dict(settings.get("status_map") or {})}
         return {}
 
     def make_client(
@@ -89,6 +91,19 @@ PLATFORMS: dict[str, Platform] = {
         manual_payment_methods=frozenset({"manual"}),
     ),
 }
+
+
+PLATFORMS["sello"] = Platform(
+    key="sello",
+    label="Sello",
+    role="Multichannel listing",
+    default_base_url="https://api.sello.io/v5",
+    secret_label="API key",
+    account_label="Account name (optional)",
+    client_path="app.channels.sello.client:SelloClient",
+    sandbox_path="app.channels.sello.sandbox:SelloSandbox",
+    account_required=False,
+)
 
 
 class UnknownPlatform(KeyError):

@@ -118,6 +118,14 @@ class Outbox:
                 (error, time.time() + delay, row.id),
             )
 
+    def postpone(self, row: OutboxRow, *, delay: float) -> None:
+        """Send later on purpose (spreading a big push over a rate limit): not a failure,
+        so attempts and the last error stay as they are."""
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id = ?", (time.time() + delay, row.id)
+            )
+
     def mark_failed(self, row: OutboxRow, *, error: str) -> None:
         with self.db.transaction() as conn:
             conn.execute(

@@ -8,23 +8,25 @@ a crash mid-way re-reads pages and the idempotent ingest absorbs the repeats.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 from app import secrets
 from app.channels import registry
-from app.channels.base import CAP_LISTINGS, CAP_STOCK_PUSH, ChannelClient
+from app.channels.base import CAP_LISTINGS, ChannelClient
 from app.channels.errors import AuthFailed, ChannelError
 from app.core.models import OrderPush, OrderStatus
-from app.settings import channel_setting
 from app.store.channels import Channel
 from app.store.db import Database
 from app.store.mapping import MappingRepo
 from app.store.orders import OrderBook
 from app.store.outbox import OutboxRow
+from app.store.sync_state import known_orders
 from app.sync.backoff import retry_delay
+from app.sync.stock_push import DrainOutcome, StockPusher
 
 log = logging.getLogger(__name__)
 
@@ -79,12 +81,7 @@ def default_client_factory(channel: Channel) -> ChannelClient:
     )
 
 
-@dataclass(slots=True)
-class _Drain:
-    sent: int = 0
-    retrying: int = 0
-    failed: int = 0
-    errors: list[str] = field(default_factory=list)
+_Drain = DrainOutcome
 
 
 class SyncEngine:
@@ -98,6 +95,7 @@ class SyncEngine:
         self.db = db
         self.book = OrderBook(db)
         self.mapping = MappingRepo(db)
+        self.stock = StockPusher(db, self.book)
         self.client_factory = client_factory
         self.listings_refresh = listings_refresh
         self._locks: dict[str, asyncio.Lock] = {}
@@ -195,7 +193,16 @@ class SyncEngine:
         first_import = not channel.first_import_done
         rules = registry.rules(channel.platform)
         latest = since
-        async for page in client.fetch_orders(since):
+        if "known" in inspect.signature(client.fetch_orders).parameters:
+            # The client re-reads an order's details only when it is new or changed.
+            overlap = float(getattr(client, "overlap_seconds", 300))
+            window_start = None if since is None else since - overlap
+            pages = client.fetch_orders(
+                since, known=known_orders(self.db, channel.id, window_start)
+            )
+        else:
+            pages = client.fetch_orders(since)
+        async for page in pages:
             for item in page.quarantined:
                 self.book.channels.quarantine(channel.id, item)
                 report.quarantined += 1
@@ -234,59 +241,49 @@ class SyncEngine:
     async def _drain(self, client: ChannelClient, channel: Channel) -> _Drain:
         outcome = _Drain()
         outbox = self.book.outbox
+
+        def failed(row: OutboxRow, exc: BaseException) -> None:
+            if isinstance(exc, AuthFailed) or not isinstance(exc, ChannelError):
+                raise exc
+            text = _merchant_text(exc)
+            if exc.transient:
+                outbox.mark_retry(row, error=text, delay=retry_delay(row.attempts, exc.retry_after))
+                outcome.retrying += 1
+            else:
+                outbox.mark_failed(row, error=text)
+                outcome.failed += 1
+                if row.order_id is not None:
+                    self.book.add_event(
+                        row.order_id, "push-failed", f"{channel.name} refused: {text}"
+                    )
+            outcome.errors.append(text)
+
+        def sent_one() -> None:
+            self._progress(channel.name, "sending", outcome.sent)
+
         # Bounded: rows re-requested while in flight come back due at once, so the
         # loop goes round a few times at most.
         for _ in range(5):
             rows = outbox.due(channel.id)
             if not rows:
                 break
-            for row in rows:
+            for row in (r for r in rows if r.kind != "stock"):
                 try:
                     note = await self._send(client, channel, row)
-                except AuthFailed:
-                    raise
                 except ChannelError as exc:
-                    text = _merchant_text(exc)
-                    if exc.transient:
-                        outbox.mark_retry(
-                            row, error=text, delay=retry_delay(row.attempts, exc.retry_after)
-                        )
-                        outcome.retrying += 1
-                    else:
-                        outbox.mark_failed(row, error=text)
-                        outcome.failed += 1
-                        if row.order_id is not None:
-                            self.book.add_event(
-                                row.order_id, "push-failed", f"{channel.name} refused: {text}"
-                            )
-                    outcome.errors.append(text)
+                    failed(row, exc)
                     continue
                 if outbox.mark_done(row, note=note or ""):
                     outcome.sent += 1
-                    self._progress(channel.name, "sending", outcome.sent)
+                    sent_one()
                     if row.order_id is not None and note:
                         self.book.add_event(row.order_id, "pushed", note)
+            stock_rows = [r for r in rows if r.kind == "stock"]
+            if stock_rows:
+                await self.stock.push(client, channel, stock_rows, outcome, failed, sent_one)
         return outcome
 
     async def _send(self, client: ChannelClient, channel: Channel, row: OutboxRow) -> str | None:
-        if row.kind == "stock":
-            if CAP_STOCK_PUSH not in client.capabilities:
-                return "stock is not pushed to this channel"
-            if not channel_setting(channel.settings, "push_stock"):
-                return "sending stock to this channel is switched off"
-            listing = self.db.one(
-                "SELECT l.*, pl.product_id FROM listings l JOIN product_links pl ON pl.listing_id = l.id"
-                " WHERE l.id = ? AND l.ignored = 0",
-                (int(row.target),),
-            )
-            if listing is None:
-                return "listing no longer linked"
-            level = self.book.ledger.level(listing["product_id"])
-            buffer = float(channel_setting(channel.settings, "stock_buffer"))
-            quantity = max(0.0, level.sellable - buffer)
-            await client.push_stock(self.book.channels.listing_as_record(dict(listing)), quantity)
-            self.book.channels.set_listing_quantity(listing["id"], quantity)
-            return None
         payload = dict(row.payload)
         kind = payload.pop("kind")
         target = payload.pop("target", None)

@@ -32,6 +32,7 @@ from app.settings import channel_setting, channel_settings_for
 from app.ui.bridge import PAUSED, SYNCING, Bridge, ChannelState
 from app.ui.connect_wizard import ConnectWizard, error_words, platform_badge
 from app.ui.settings_form import CollapsibleSection, SettingsForm, muted_label
+from app.ui.status_map_dialog import StatusMapDialog, supports_status_map
 from app.ui.style import ACCENT, BAD, MUTED, OK, WARN, ago
 
 # Hub.remove_channel keeps a channel that has orders, renamed and switched off, so its
@@ -97,6 +98,7 @@ class ChannelCard(QFrame):
     address_changed = Signal(str, str)
     disconnect_requested = Signal(str)
     token_requested = Signal(str)
+    statuses_requested = Signal(str)
 
     def __init__(self, row: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -134,6 +136,13 @@ class ChannelCard(QFrame):
         head.addLayout(names, 1)
         head.addWidget(self.enabled_box)
         head.addWidget(self.sync_button)
+        if supports_status_map(row["platform"]):
+            self.statuses_button = QPushButton("Order statuses…")
+            self.statuses_button.setToolTip(
+                "Choose what each of the channel's order statuses means"
+            )
+            self.statuses_button.clicked.connect(lambda: self.statuses_requested.emit(self.name))
+            head.addWidget(self.statuses_button)
         head.addWidget(self.disconnect_button)
 
         self.state_label = QLabel()
@@ -399,6 +408,7 @@ class ChannelsPage(QWidget):
             card.address_changed.connect(self.save_address)
             card.disconnect_requested.connect(self.disconnect_channel)
             card.token_requested.connect(self.replace_token)
+            card.statuses_requested.connect(self.edit_statuses)
             self.card_column.insertWidget(self.card_column.count() - 1, card)
             self.cards[row["name"]] = card
         if len(rows) == 1:  # one channel: nothing to hide its settings from
@@ -488,6 +498,11 @@ class ChannelsPage(QWidget):
 
     def save_address(self, name: str, url: str) -> None:
         self._update(name, {"base_url": url}, announce=True)
+
+    def edit_statuses(self, name: str) -> StatusMapDialog:
+        dialog = StatusMapDialog(self.bridge, name, self)
+        dialog.open()
+        return dialog
 
     def replace_token(self, name: str) -> None:
         """Take a new token for a channel, test it, and only then put it in the keyring."""
