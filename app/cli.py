@@ -116,6 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     sy.add_argument("--once", action="store_true", help="one round, then exit")
     sy.add_argument("--channel", help="only this channel")
     sy.add_argument(
+        "--force", action="store_true", help="also try channels paused after repeated failures"
+    )
+    sy.add_argument(
         "--interval", type=float, default=120.0, help="seconds between rounds (default 120)"
     )
 
@@ -322,7 +325,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
     hub = _hub(args)
     try:
         if args.once:
-            reports = asyncio.run(hub.sync(args.channel))
+            reports = asyncio.run(hub.sync(args.channel, force=args.force))
             _print_reports(args, reports)
             return 0 if all(r.ok for r in reports) else 1
         return asyncio.run(_sync_forever(hub, args))

@@ -12,6 +12,7 @@ from typing import Any
 from app import secrets
 from app.channels import registry
 from app.channels.errors import ChannelError
+from app.core.addresses import UnsafeAddress, check_base_url
 from app.core.catalog_csv import RowProblem, parse_catalog
 from app.core.models import ShopInfo
 from app.store.catalog import Catalog
@@ -81,8 +82,10 @@ class Hub:
         if mapping_mode not in ("sku", "id"):
             raise HubError("Mapping must be 'sku' or 'id'.")
         url = (base_url or spec.default_base_url).rstrip("/")
-        if not url.startswith(("http://", "https://")):
-            raise HubError(f"'{url}' is not a web address (it must start with https://).")
+        try:
+            url = check_base_url(url)
+        except UnsafeAddress as exc:
+            raise HubError(str(exc)) from None
         secret = secret.strip()
         secrets.remember(secret)
         info = None
@@ -145,11 +148,16 @@ class Hub:
         return out
 
     # -- sync -------------------------------------------------------------------------
-    async def sync(self, channel: str | None = None) -> list[SyncReport]:
+    async def sync(self, channel: str | None = None, *, force: bool = False) -> list[SyncReport]:
+        """Sync one channel or all; ``force`` also tries channels paused after failures."""
         if channel:
             self.channels.get(channel)
-            return [await self.engine.sync_channel(channel)]
-        return await self.engine.sync_all()
+            return [await self.engine.sync_channel(channel, force=force)]
+        return [
+            await self.engine.sync_channel(ch.name, force=force)
+            for ch in self.channels.all()
+            if ch.enabled
+        ]
 
     def status(self) -> list[dict[str, Any]]:
         out = []

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.core.addresses import check_base_url
 from app.core.models import ChannelListing, LinkMethod, QuarantinedItem
 from app.core.stock import normalise_sku
 from app.store.db import Database
@@ -127,6 +128,8 @@ class ChannelRepo:
     ) -> Channel:
         """Change a channel's switches; ``settings`` are merged into the stored ones."""
         channel = self.get(name)
+        if base_url is not None:
+            base_url = check_base_url(base_url)
         merged = dict(channel.settings)
         if settings:
             merged.update(settings)

@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 LISTINGS_REFRESH_SECONDS = 15 * 60
 # Channel setting set when the platform rejected the key (401); cleared by a new key.
 AUTH_FAILED = "auth_failed"
+# Circuit breaker: consecutive failed syncs, and the pause they caused.
+FAILURES = "failed_syncs"
+PAUSED_UNTIL = "paused_until"
+PAUSED_WHY = "paused_why"
+BREAKER_AFTER = 5
+BREAKER_FIRST_PAUSE = 60.0
+BREAKER_MAX_PAUSE = 3600.0
 
 
 @dataclass(slots=True)
@@ -124,7 +131,9 @@ class SyncEngine:
                 reports.append(await self.sync_channel(channel.name))
         return reports
 
-    async def sync_channel(self, name: str) -> SyncReport:
+    async def sync_channel(self, name: str, *, force: bool = False) -> SyncReport:
+        """One sync of a channel. ``force`` (the merchant pressed Sync now) also tries a
+        channel the circuit breaker paused."""
         async with self._lock(name):
             channel = self.book.channels.get(name)
             report = SyncReport(channel=name)
@@ -134,6 +143,11 @@ class SyncEngine:
                 # (and some platforms lock accounts that keep trying). Wait for a new key.
                 report.ok = False
                 report.error = blocked
+                return report
+            paused_until = float(channel.settings.get(PAUSED_UNTIL) or 0)
+            if paused_until > time.time() and not force:
+                report.ok = False
+                report.error = channel.settings.get(PAUSED_WHY) or "Paused after repeated failures."
                 return report
             started = time.monotonic()
             log_id = self.book.channels.log_start(channel.id)
@@ -153,6 +167,13 @@ class SyncEngine:
                 if isinstance(exc, AuthFailed):
                     report.error += f" Enter a new key for {name} to resume syncing."
                     self.book.channels.update(name, settings={AUTH_FAILED: report.error})
+                else:
+                    report.error = self._trip_breaker(channel, report.error)
+            else:
+                if channel.settings.get(FAILURES):
+                    self.book.channels.update(
+                        name, settings={FAILURES: 0, PAUSED_UNTIL: 0, PAUSED_WHY: ""}
+                    )
             finally:
                 if client is not None:
                     await client.aclose()
@@ -165,6 +186,24 @@ class SyncEngine:
                     counts=report.as_dict(),
                 )
             return report
+
+    def _trip_breaker(self, channel: Channel, error: str) -> str:
+        """Count a failed sync; after BREAKER_AFTER in a row, pause the channel for a while
+        (doubling, at most an hour) so a broken platform is not hammered. Other channels
+        are not affected. Returns the text the merchant sees."""
+        failures = int(channel.settings.get(FAILURES) or 0) + 1
+        changes: dict = {FAILURES: failures}
+        if failures >= BREAKER_AFTER:
+            pause = min(BREAKER_MAX_PAUSE, BREAKER_FIRST_PAUSE * 2 ** (failures - BREAKER_AFTER))
+            until = time.time() + pause
+            error = (
+                f"Paused after {failures} failed syncs in a row; trying again at"
+                f" {time.strftime('%H:%M', time.localtime(until))}. Last problem: {error}"
+            )
+            changes.update({PAUSED_UNTIL: until, PAUSED_WHY: error})
+            log.warning("%s paused for %.0f s after %d failures", channel.name, pause, failures)
+        self.book.channels.update(channel.name, settings=changes)
+        return error
 
     async def _pull_listings(
         self, client: ChannelClient, channel: Channel, report: SyncReport

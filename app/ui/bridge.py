@@ -176,11 +176,12 @@ class Bridge(QObject):
                 self.sync_channel(ch["name"])
 
     def sync_now(self, channel: str | None = None) -> None:
+        """The merchant asked: sync now, even a channel paused after repeated failures."""
         names = [channel] if channel else [c["name"] for c in self.channels() if c["enabled"]]
         for name in names:
-            self.sync_channel(name)
+            self.sync_channel(name, force=True)
 
-    def sync_channel(self, name: str) -> None:
+    def sync_channel(self, name: str, *, force: bool = False) -> None:
         st = self.states.setdefault(name, ChannelState())
         if st.state == SYNCING:
             return
@@ -189,7 +190,7 @@ class Bridge(QObject):
         self.sync_state_changed.emit(name, SYNCING)
 
         async def work(hub: Hub):
-            (report,) = await hub.sync(name)
+            (report,) = await hub.sync(name, force=force)
             return report.as_dict()
 
         self.run(

@@ -163,3 +163,50 @@ def test_import_statuses_follow_the_channel_setting(hub, box):
     assert hub.order_detail(ref)["status"] == "cancelled"
     last = box.requests_to("baskets-PHYSICAL")[-1]["query"]
     assert sorted(last["statuses"]) == ["COD", "Canceled", "Payed"]
+
+
+def test_circuit_breaker_pauses_a_failing_channel_and_a_manual_sync_retries(tmp_path, box):
+    from app.channels.selldone.client import SelldoneClient
+    from app.sync import engine as engine_mod
+
+    async def no_wait(_seconds):
+        return None
+
+    def factory(channel):
+        from app import secrets
+
+        return SelldoneClient(
+            channel.base_url, channel.account, secrets.load(channel.name), sleep=no_wait
+        )
+
+    h = Hub(tmp_path / "breaker", client_factory=factory)
+    try:
+        asyncio.run(
+            h.add_channel(
+                "selldone", NAME, account=str(box.shop_id), secret=box.token, base_url=box.base_url
+            )
+        )
+        box.inject(
+            {
+                "path_contains": "/shops/",
+                "status": 503,
+                "body": {"message": "down"},
+                "count": 10_000,
+            }
+        )
+        errors = []
+        for _ in range(engine_mod.BREAKER_AFTER):
+            (report,) = asyncio.run(h.sync(NAME))
+            errors.append(report.error)
+        assert "Paused after 5 failed syncs" in errors[-1]
+        before = len(box.request_log)
+        (paused,) = asyncio.run(h.sync(NAME))
+        assert not paused.ok and "Paused" in paused.error and len(box.request_log) == before
+        box.clear_faults()
+        (forced,) = asyncio.run(h.sync(NAME, force=True))
+        assert forced.ok
+        assert h.channels.get(NAME).settings[engine_mod.FAILURES] == 0
+        (normal,) = asyncio.run(h.sync(NAME))
+        assert normal.ok
+    finally:
+        h.close()
