@@ -66,6 +66,7 @@ class Bridge(QObject):
         self.paused = False
         self._tokens = itertools.count(1)
         self._callbacks: dict[int, tuple[Callable | None, Callable | None]] = {}
+        self._futures: dict[int, Any] = {}
         self.job_done.connect(self._deliver)
         self.engine.submit(self._install_progress)
         self._timer = QTimer(self)
@@ -89,6 +90,7 @@ class Bridge(QObject):
         token = next(self._tokens)
         self._callbacks[token] = (on_done, on_error)
         future = self.engine.submit(work)
+        self._futures[token] = future
 
         def finished(f) -> None:
             if f.cancelled():
@@ -101,6 +103,15 @@ class Bridge(QObject):
         future.add_done_callback(finished)
         return token
 
+    def cancel(self, token: int) -> bool:
+        """Stop a running job (its callbacks are not called). Work is transactional per
+        page, so what was imported so far stays and the next sync carries on."""
+        future = self._futures.get(token)
+        if future is None:
+            return False
+        self._callbacks.pop(token, None)
+        return future.cancel() or not future.done()
+
     async def call(self, work: Callable[[Hub], Any]) -> Any:
         """The same as ``run`` for coroutines on the GUI's qasync loop."""
         return await asyncio.wrap_future(self.engine.submit(work))
@@ -108,6 +119,7 @@ class Bridge(QObject):
     @Slot(int, object, object)
     def _deliver(self, token: int, result: Any, error: BaseException | None) -> None:
         on_done, on_error = self._callbacks.pop(token, (None, None))
+        self._futures.pop(token, None)
         if self._stopped:
             return  # the window is going away; nothing left to update
         if error is not None:

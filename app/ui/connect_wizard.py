@@ -696,11 +696,19 @@ class ImportPage(QWizardPage):
         self.message.setTextFormat(Qt.TextFormat.RichText)
         self.tiles = QHBoxLayout()
         self.tiles.setSpacing(12)
+        self.stop_button = QPushButton("Stop the import")
+        self.stop_button.setToolTip(
+            "What was read so far is kept; the rest comes in with the next sync."
+        )
+        self.stop_button.clicked.connect(self.stop_import)
+        self.stop_button.setVisible(False)
+        self._job: int | None = None
         layout = QVBoxLayout(self)
         layout.setSpacing(12)
         layout.addLayout(steps)
         layout.addWidget(self.bar)
         layout.addWidget(self.count_label)
+        layout.addWidget(self.stop_button, 0, Qt.AlignmentFlag.AlignLeft)
         layout.addLayout(self.tiles)
         layout.addWidget(self.message)
         layout.addStretch(1)
@@ -782,7 +790,24 @@ class ImportPage(QWizardPage):
             (report,) = await hub.sync(name)
             return report.as_dict()
 
-        self.bridge.run(first_sync, self._synced, self._sync_failed)
+        self._job = self.bridge.run(first_sync, self._synced, self._sync_failed)
+        self.stop_button.setVisible(True)
+
+    def stop_import(self) -> None:
+        """The merchant stopped the first import: keep what came in, finish the wizard."""
+        if self._job is None or not self.bridge.cancel(self._job):
+            return
+        self._job = None
+        self._stop()
+        self._finished = True
+        self.completeChanged.emit()
+        self.bridge.data_changed.emit()
+        self._set_step("orders", "failed", "Import stopped")
+        self.count_label.setText("Import stopped")
+        self.message.setText(
+            "<p>The channel is saved and what was read so far is kept. The rest comes in "
+            "with the next sync, or press <b>Sync now</b> on the Channels page.</p>"
+        )
 
     def _add_failed(self, exc: BaseException) -> None:
         if not self._alive():
@@ -841,6 +866,7 @@ class ImportPage(QWizardPage):
     def _stop(self) -> None:
         self._running = False
         self.bar.setVisible(False)
+        self.stop_button.setVisible(False)
 
     # -- showing ----------------------------------------------------------------------
     def _set_step(self, key: str, state: str, text: str | None = None) -> None:

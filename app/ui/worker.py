@@ -84,7 +84,13 @@ class EngineThread:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
 
         def start_task() -> None:
+            if future.cancelled():
+                return
             task = schedule()
+            # Cancelling the future from the GUI thread cancels the task on this loop.
+            future.add_done_callback(
+                lambda f: f.cancelled() and self._loop.call_soon_threadsafe(task.cancel)
+            )
 
             def relay(t: asyncio.Task) -> None:
                 if future.cancelled():
