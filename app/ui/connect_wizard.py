@@ -188,6 +188,37 @@ GUIDES: dict[str, PlatformGuide] = {
         default_name="Sellar wholesale",
         mapping=DEFAULT_MAPPING,
     ),
+    # Sello's key comes from its settings page; the account needs nothing else.
+    "sello": PlatformGuide(
+        key="sello",
+        blurb="Orders from the marketplaces Sello lists you on; stock sent back to Sello.",
+        intro="Stockbridge reads the orders Sello gathers from your marketplaces and keeps the "
+        "quantity of your Sello products in step with your stock. Sello lets it in with an "
+        "API key. Sello allows 30 requests a minute, so a big stock update is spread over a "
+        "few minutes, most urgent products first.",
+        steps=(
+            "In Sello, open Settings → Integrations → API and create a key for Stockbridge.",
+            "Copy the whole key (it may contain a colon) into the box below, then test the "
+            "connection.",
+        ),
+        fields=(
+            Field(
+                "secret",
+                "API key",
+                "key:secret",
+                "It is kept in your computer's password store, never in Stockbridge's files.",
+            ),
+            Field(
+                "base_url",
+                "Sello address",
+                "https://api.sello.io/v5",
+                "Leave as it is.",
+                advanced=True,
+            ),
+        ),
+        default_name="Sello marketplaces",
+        mapping=DEFAULT_MAPPING,
+    ),
 }
 
 

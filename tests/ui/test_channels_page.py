@@ -410,3 +410,28 @@ def test_settings_page_saves_and_shows_where_data_lives(qtbot, bridge):
     assert page.saved_label.text() == "✓ Saved"
     shoot(qtbot, page, "settings.png")
     QApplication.processEvents()
+
+
+def test_sello_has_its_own_wizard_page_and_connects(qtbot, tmp_path):
+    from app.channels.sello.sandbox import SelloSandbox
+    from app.ui.connect_wizard import GUIDES, Connection, ConnectWizard
+
+    assert "30 requests a minute" in GUIDES["sello"].intro
+    with SelloSandbox(seed=2, rate_limit=100, window_seconds=1.0) as box:
+        bridge = Bridge(tmp_path / "sello")
+        try:
+            wizard = ConnectWizard(bridge, platform="sello")
+            qtbot.addWidget(wizard)
+            conn = Connection(
+                platform="sello",
+                name="Sello marketplaces",
+                account="",
+                secret=box.token,
+                base_url=box.base_url,
+                mapping_mode="sku",
+            )
+            wizard.importer.start(conn)
+            qtbot.waitUntil(wizard.importer.isComplete, timeout=30000)
+            assert bridge.reader.scalar("SELECT COUNT(*) FROM orders") == len(box.orders)
+        finally:
+            bridge.stop()
