@@ -334,9 +334,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 async def _sync_forever(hub, args: argparse.Namespace) -> int:
-    while True:
-        _print_reports(args, await hub.sync(args.channel))
-        await asyncio.sleep(max(5.0, args.interval))
+    from app.settings import Settings
+    from app.sync.webhooks import WebhookReceiver
+
+    loop = asyncio.get_running_loop()
+    receiver = None
+    if any(ch.enabled and ch.settings.get("webhook_public_url") for ch in hub.channels.all()):
+        # Webhooks arrive on the receiver's thread; the re-read runs on this loop.
+        def hint(name: str, body: bytes) -> None:
+            loop.call_soon_threadsafe(lambda: loop.create_task(hub.engine.apply_hint(name, body)))
+
+        receiver = WebhookReceiver(hint, port=Settings(hub.db).get("webhook_port"))
+        receiver.start()
+    try:
+        while True:
+            _print_reports(args, await hub.sync(args.channel))
+            await asyncio.sleep(max(5.0, args.interval))
+    finally:
+        if receiver is not None:
+            receiver.stop()
 
 
 def _print_reports(args: argparse.Namespace, reports) -> None:

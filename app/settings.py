@@ -38,6 +38,11 @@ class Setting:
             if self.maximum is not None and number > self.maximum:
                 raise ValueError(f"{self.label} must be at most {self.maximum:g}.")
             return number
+        if self.kind == "str" and self.key == "webhook_public_url":
+            text = str(value or "").strip().rstrip("/")
+            if text and not text.lower().startswith("https://"):
+                raise ValueError("The public address must start with https://.")
+            return text
         if self.kind == "str" and self.key == "invoice_pattern":
             text = str(value).strip()
             if "{seq" not in text:
@@ -77,6 +82,17 @@ GLOBAL_SETTINGS: tuple[Setting, ...] = (
         help="Orders waiting for product mapping, failed updates, channels that stopped.",
     ),
     Setting("close_to_tray", True, "bool", "Keep syncing in the tray when the window is closed"),
+    Setting(
+        "webhook_port",
+        8765,
+        "int",
+        "Port for instant updates",
+        minimum=1024,
+        maximum=65535,
+        advanced=True,
+        help="Only this computer can reach it (127.0.0.1); a channel with a public address"
+        " for instant updates sends them here through your tunnel.",
+    ),
     Setting("start_in_tray", False, "bool", "Start hidden in the tray"),
     Setting(
         "invoice_pattern",
@@ -119,8 +135,20 @@ CHANNEL_SETTINGS: tuple[Setting, ...] = (
 )
 
 _BY_KEY = {s.key: s for s in GLOBAL_SETTINGS}
+WEBHOOK_SETTING = Setting(
+    "webhook_public_url",
+    "",
+    "str",
+    "Public address for instant order updates",
+    advanced=True,
+    help="Optional. An https address that forwards to this computer's port for updates"
+    " (Settings); Stockbridge then registers it with the channel. Without it, Stockbridge"
+    " checks for orders on its schedule.",
+)
+
 # Settings only some platforms have, shown on their channels' cards.
 PLATFORM_SETTINGS: dict[str, tuple[Setting, ...]] = {
+    "sellar": (WEBHOOK_SETTING,),
     "selldone": (
         Setting(
             "import_statuses",

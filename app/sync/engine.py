@@ -27,6 +27,7 @@ from app.store.outbox import OutboxRow
 from app.store.sync_state import known_orders
 from app.sync.backoff import retry_delay
 from app.sync.stock_push import DrainOutcome, StockPusher
+from app.sync.webhooks import public_hook_url, webhook_secret
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,7 @@ class SyncEngine:
                 client = self.client_factory(channel)
                 await self._pull_listings(client, channel, report)
                 await self._pull_orders(client, channel, report)
+                await self._ensure_webhook(client, channel)
                 drained = await self._drain(client, channel)
                 report.pushes_sent += drained.sent
                 report.pushes_retrying += drained.retrying
@@ -186,6 +188,60 @@ class SyncEngine:
                     counts=report.as_dict(),
                 )
             return report
+
+    async def _ensure_webhook(self, client: ChannelClient, channel: Channel) -> None:
+        """Register the channel's webhook once the merchant gave a public address.
+
+        A failed registration does not fail the sync: polling keeps working, and the
+        channel card says why instant updates are off.
+        """
+        public = str(channel.settings.get("webhook_public_url") or "")
+        register = getattr(client, "register_webhook", None)
+        if not public or register is None:
+            return
+        url = public_hook_url(public, channel.name, webhook_secret(channel.name) or "")
+        # Compare without the secret: the registered address is never stored in clear.
+        marker = public_hook_url(public, channel.name, "")
+        if channel.settings.get("webhook_registered") == marker:
+            return
+        try:
+            await register(url)
+        except ChannelError as exc:
+            self.book.channels.update(channel.name, settings={"webhook_error": _merchant_text(exc)})
+            log.warning("webhook for %s not registered: %s", channel.name, _merchant_text(exc))
+            return
+        self.book.channels.update(
+            channel.name, settings={"webhook_registered": marker, "webhook_error": ""}
+        )
+
+    async def apply_hint(self, name: str, body: bytes) -> SyncReport:
+        """A webhook said something changed: read that order again (or sync) right away."""
+        channel = self.book.channels.get(name)
+        client = self.client_factory(channel)
+        try:
+            order_id = None
+            extract = getattr(client, "webhook_order_id", None)
+            if extract is not None and hasattr(client, "fetch_order"):
+                order_id = extract(body)
+            if order_id is None:
+                await client.aclose()
+                client = None
+                return await self.sync_channel(name)
+            async with self._lock(name):
+                report = SyncReport(channel=name)
+                order = await client.fetch_order(order_id)
+                result = self.book.ingest(
+                    channel, [order], first_import=False, rules=registry.rules(channel.platform)
+                )
+                report.orders_created, report.orders_updated = result.created, result.updated
+                drained = await self._drain(client, channel)
+                report.pushes_sent = drained.sent
+                return report
+        except ChannelError as exc:
+            return SyncReport(channel=name, ok=False, error=_merchant_text(exc))
+        finally:
+            if client is not None:
+                await client.aclose()
 
     def _trip_breaker(self, channel: Channel, error: str) -> str:
         """Count a failed sync; after BREAKER_AFTER in a row, pause the channel for a while

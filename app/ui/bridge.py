@@ -75,6 +75,8 @@ class Bridge(QObject):
         self._wall = time.time()
         self._mono = time.monotonic()
         self._stopped = False
+        self.receiver = None  # webhook receiver, started when a channel has a public address
+        self._receiver_failed = False
 
     # -- running work on the engine thread -----------------------------------------------
     def _install_progress(self, hub: Hub) -> None:
@@ -144,6 +146,9 @@ class Bridge(QObject):
             return
         self._stopped = True
         self._timer.stop()
+        if self.receiver is not None:
+            self.receiver.stop()
+            self.receiver = None
         self.engine.stop()
         self.reader.close()
 
@@ -177,6 +182,7 @@ class Bridge(QObject):
         self._wall, self._mono = now_wall, now_mono
         if self.paused:
             return
+        self._ensure_receiver()
         default_minutes = self.settings.get("sync_interval_minutes")
         for ch in self.channels():
             if not ch["enabled"]:
@@ -186,6 +192,40 @@ class Bridge(QObject):
             due = st.last_started == 0 or now_mono - st.last_started >= minutes * 60
             if (due or jumped) and st.state != SYNCING:
                 self.sync_channel(ch["name"])
+
+    def _ensure_receiver(self) -> None:
+        """Listen for webhooks (on 127.0.0.1 only) once a channel has a public address."""
+        if self.receiver is not None or self._receiver_failed:
+            return
+        if not any(
+            c["settings"].get("webhook_public_url") for c in self.channels() if c["enabled"]
+        ):
+            return
+        from app.sync.webhooks import WebhookReceiver
+
+        try:
+            self.receiver = WebhookReceiver(self._hint, port=self.settings.get("webhook_port"))
+        except OSError as exc:
+            self.notify.emit(
+                "Instant updates are off",
+                f"Port {self.settings.get('webhook_port')} is in use ({exc.strerror});"
+                " choose another under Settings. Orders still come in on schedule.",
+                "warning",
+            )
+            self._receiver_failed = True
+            return
+        self.receiver.start()
+
+    def _hint(self, name: str, body: bytes) -> None:
+        """A webhook arrived (receiver thread): re-read on the engine thread, then refresh."""
+        future = self.engine.submit(lambda hub: hub.engine.apply_hint(name, body))
+
+        def done(f) -> None:
+            if not f.cancelled() and f.exception() is None and not self._stopped:
+                self.sync_finished.emit(name, f.result().as_dict())
+                self.data_changed.emit()
+
+        future.add_done_callback(done)
 
     def sync_now(self, channel: str | None = None) -> None:
         """The merchant asked: sync now, even a channel paused after repeated failures."""

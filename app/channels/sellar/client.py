@@ -479,6 +479,11 @@ class SellarClient:
 
     # --- webhooks --------------------------------------------------------------------
 
+    @staticmethod
+    def webhook_order_id(body: Any) -> str | None:
+        """Which order a webhook delivery points at (a hint to re-fetch, never data)."""
+        return mapping.webhook_order_id(body)
+
     async def list_webhooks(self) -> list[mapping.Webhook]:
         """Every webhook subscription of this supplier."""
         hooks: list[mapping.Webhook] = []
