@@ -82,19 +82,33 @@ class Hub:
         if mapping_mode not in ("sku", "id"):
             raise HubError("Mapping must be 'sku' or 'id'.")
         url = (base_url or spec.default_base_url).rstrip("/")
+        if "{account}" in url:
+            if not account:
+                raise HubError(
+                    f"{spec.label} needs the {spec.account_label} (e.g. --shop-id myshop, or"
+                    " --base-url https://myshop.retailcrm.ru)."
+                )
+            url = url.replace("{account}", account.split(".")[0])
         try:
             url = check_base_url(url)
         except UnsafeAddress as exc:
             raise HubError(str(exc)) from None
         secret = secret.strip()
         secrets.remember(secret)
+        settings = dict(settings or {})
         info = None
-        if test:
-            client = spec.make_client(url, account, settings or {}, secret)
-            try:
+        try:
+            client = spec.make_client(url, account, settings, secret)
+        except (
+            ValueError
+        ) as exc:  # the client refused the details (e.g. a shop id that is not a number)
+            raise HubError(str(exc)) from None
+        try:
+            if test:
                 info = await client.check_connection()
-            finally:
-                await client.aclose()
+            settings.update(await self._introduce(client, name, info, settings))
+        finally:
+            await client.aclose()
         secrets.store(name, secret)
         warehouse_id = self.catalog.warehouse_id(warehouse, create=True)
         channel = self.channels.add(
@@ -107,6 +121,26 @@ class Hub:
             settings=settings,
         )
         return channel, info
+
+    async def _introduce(
+        self, client, name: str, info: ShopInfo | None, settings: dict[str, Any]
+    ) -> dict[str, Any]:
+        """First steps some platforms need before syncing; returns settings to keep.
+
+        RetailCRM: Stockbridge registers as the account's warehouse system (without it
+        the CRM refuses shipment updates), and the first store receives the stock unless
+        the merchant chose one.
+        """
+        found: dict[str, Any] = {}
+        register = getattr(client, "register_module", None)
+        if register is not None:
+            registration = await register(None)
+            secrets.store(f"{name}:client_id", registration.client_id)
+            if not settings.get("store_code"):
+                stores = await client.fetch_stores()
+                if stores:
+                    found["store_code"] = stores[0].code
+        return found
 
     async def replace_secret(self, name: str, secret: str, *, test: bool = True) -> ShopInfo | None:
         """A new token or key for a connected channel (after a rotation or a revoked key)."""

@@ -149,6 +149,16 @@ WEBHOOK_SETTING = Setting(
 # Settings only some platforms have, shown on their channels' cards.
 PLATFORM_SETTINGS: dict[str, tuple[Setting, ...]] = {
     "sellar": (WEBHOOK_SETTING,),
+    "retailcrm": (
+        Setting(
+            "store_code",
+            "",
+            "str",
+            "RetailCRM store that receives your stock",
+            help="The store's code in RetailCRM (Settings → Stores). Stockbridge picks the first"
+            " store when the channel is connected.",
+        ),
+    ),
     "selldone": (
         Setting(
             "import_statuses",

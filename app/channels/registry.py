@@ -42,6 +42,11 @@ class Platform:
             return {"statuses": tuple(channel_setting(settings, "import_statuses"))}
         if self.key == "sello":
             return {"status_map": dict(settings.get("status_map") or {})}
+        if self.key == "retailcrm":
+            return {
+                "store_code": settings.get("store_code") or None,
+                "site": settings.get("site") or None,
+            }
         return {}
 
     def make_client(
@@ -102,6 +107,19 @@ PLATFORMS["sello"] = Platform(
     account_label="Account name (optional)",
     client_path="app.channels.sello.client:SelloClient",
     sandbox_path="app.channels.sello.sandbox:SelloSandbox",
+    account_required=False,
+)
+
+
+PLATFORMS["retailcrm"] = Platform(
+    key="retailcrm",
+    label="RetailCRM",
+    role="CRM (Stockbridge is its warehouse system)",
+    default_base_url="https://{account}.retailcrm.ru/api/v5",
+    secret_label="API key",
+    account_label="Account address",
+    client_path="app.channels.retailcrm.client:RetailCrmClient",
+    sandbox_path="app.channels.retailcrm.sandbox:RetailCrmSandbox",
     account_required=False,
 )
 

@@ -288,6 +288,11 @@ class SyncEngine:
         first_import = not channel.first_import_done
         rules = registry.rules(channel.platform)
         latest = since
+        if hasattr(client, "history_cursor"):
+            # RetailCRM: changes are read from its history, after the last entry seen.
+            stored = self.book.channels.cursor(channel.id, "orders-history")
+            if stored is not None and client.history_cursor is None:
+                client.history_cursor = int(stored)
         if "known" in inspect.signature(client.fetch_orders).parameters:
             # The client re-reads an order's details only when it is new or changed.
             overlap = float(getattr(client, "overlap_seconds", 300))
@@ -320,6 +325,8 @@ class SyncEngine:
             )
         if latest is not None:
             self.book.channels.set_cursor(channel.id, "orders", repr(latest))
+        if getattr(client, "history_cursor", None) is not None:
+            self.book.channels.set_cursor(channel.id, "orders-history", str(client.history_cursor))
         if first_import:
             self.book.channels.mark_first_import_done(channel.id)
 

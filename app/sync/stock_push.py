@@ -38,6 +38,7 @@ class StockTarget:
     record: ChannelListing
     quantity: float
     changed_at: float | None
+    cost: float | None = None
 
 
 class StockPusher:
@@ -64,6 +65,9 @@ class StockPusher:
                 skipped.append((row, "listing no longer linked"))
                 continue
             level = self.book.ledger.level(listing["product_id"])
+            cost = self.db.scalar(
+                "SELECT cost_price FROM products WHERE id = ?", (listing["product_id"],)
+            )
             changed = self.db.scalar(
                 "SELECT MAX(created_at) FROM stock_movements WHERE product_id = ?",
                 (listing["product_id"],),
@@ -75,6 +79,7 @@ class StockPusher:
                     record=self.book.channels.listing_as_record(dict(listing)),
                     quantity=max(0.0, level.sellable - buffer),
                     changed_at=changed,
+                    cost=cost,
                 )
             )
         return targets, skipped
@@ -144,7 +149,12 @@ class StockPusher:
         self, client, targets: list[StockTarget], outcome: DrainOutcome, on_error, progress
     ) -> None:
         try:
-            unknown = set(await client.push_stock_batch([(t.record, t.quantity) for t in targets]))
+            with_costs = getattr(client, "push_stock_with_costs", None)
+            if with_costs is not None:  # RetailCRM keeps purchase prices beside stock
+                answer = await with_costs([(t.record, t.quantity, t.cost) for t in targets])
+            else:
+                answer = await client.push_stock_batch([(t.record, t.quantity) for t in targets])
+            unknown = set(answer)
         except Exception as exc:
             for target in targets:
                 on_error(target.row, exc)

@@ -333,6 +333,20 @@ class RetailCrmClient:
         ]
         return (await self.upload_inventories(entries)).not_found
 
+    async def push_stock_with_costs(
+        self, items: list[tuple[ChannelListing, float, float | None]]
+    ) -> list[str]:
+        """Available stock and purchase (cost) price of many offers in the default store;
+        returns the offers RetailCRM did not know."""
+        if not items:
+            return []
+        store = self._default_store()
+        entries = [
+            InventoryEntry(listing.external_id, store, quantity, purchase_price=cost, by="id")
+            for listing, quantity, cost in items
+        ]
+        return (await self.upload_inventories(entries)).not_found
+
     async def upload_inventories(self, entries: list[InventoryEntry]) -> UploadResult:
         """Send stock and cost prices, at most 250 offers per request.
 
