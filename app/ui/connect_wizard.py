@@ -219,6 +219,35 @@ GUIDES: dict[str, PlatformGuide] = {
         default_name="Sello marketplaces",
         mapping=DEFAULT_MAPPING,
     ),
+    # RetailCRM: Stockbridge becomes the account's warehouse system when it connects.
+    "retailcrm": PlatformGuide(
+        key="retailcrm",
+        blurb="Your CRM's orders to ship; stock and cost prices sent back to its stores.",
+        intro="Stockbridge becomes the warehouse system of your RetailCRM account: it sends "
+        "available stock and cost prices to a RetailCRM store, reads the orders to ship, and "
+        "marks them shipped when you dispatch them.",
+        steps=(
+            "In RetailCRM, open Settings → Integration → API access keys and create a key with"
+            " access to orders, the catalogue, stores and integration modules.",
+            "Type your account address and paste the key below, then test the connection.",
+        ),
+        fields=(
+            Field(
+                "base_url",
+                "Account address",
+                "https://yourshop.retailcrm.ru",
+                "The address you open RetailCRM at.",
+            ),
+            Field(
+                "secret",
+                "API key",
+                "",
+                "It is kept in your computer's password store, never in Stockbridge's files.",
+            ),
+        ),
+        default_name="RetailCRM",
+        mapping=DEFAULT_MAPPING,
+    ),
 }
 
 
@@ -449,7 +478,7 @@ class DetailsPage(QWizardPage):
         self.editors.clear()
         self.mapping_buttons.clear()
         self.shop = None
-        self.setTitle(heading(f"Connect your {spec.label} {spec.role.lower()}"))
+        self.setTitle(heading(f"Connect {spec.label}"))
         self.setSubTitle(guide.intro)
         self.setPixmap(QWizard.WizardPixmap.LogoPixmap, platform_badge(spec, 48).pixmap(48, 48))
 
@@ -489,7 +518,8 @@ class DetailsPage(QWizardPage):
             edit.setAccessibleName(field.label)
             edit.setObjectName(f"field_{field.key}")
             if field.key == "base_url":
-                edit.setText(spec.default_base_url)
+                # A template address ({account}) is the merchant's to fill in.
+                edit.setText("" if "{" in spec.default_base_url else spec.default_base_url)
             if field.digits_only:
                 edit.setValidator(
                     QRegularExpressionValidator(QRegularExpression(r"\d{0,18}"), edit)
