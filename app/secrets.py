@@ -52,13 +52,20 @@ def redact(text: str) -> str:
     return text
 
 
+# Backends that accept a secret and keep nothing: storing there would lose the token.
+_FORGETFUL = {"keyring.backends.null.Keyring", "keyring.backends.fail.Keyring"}
+
+
 def store(channel_name: str, secret: str) -> None:
     remember(secret)
+    if backend_name() in _FORGETFUL:
+        raise SecretStoreUnavailable(f"the keyring backend {backend_name()} keeps nothing")
     try:
         keyring.set_password(SERVICE, _account(channel_name), secret)
-    except keyring.errors.NoKeyringError as exc:
-        raise SecretStoreUnavailable(type(exc).__name__) from None
     except keyring.errors.KeyringError as exc:
+        raise SecretStoreUnavailable(type(exc).__name__) from None
+    except (RuntimeError, OSError) as exc:
+        # Some backends fail with plain errors, e.g. Secret Service without a D-Bus session.
         raise SecretStoreUnavailable(type(exc).__name__) from None
 
 
@@ -66,6 +73,8 @@ def load(channel_name: str) -> str:
     try:
         secret = keyring.get_password(SERVICE, _account(channel_name))
     except keyring.errors.KeyringError as exc:
+        raise SecretStoreUnavailable(type(exc).__name__) from None
+    except (RuntimeError, OSError) as exc:
         raise SecretStoreUnavailable(type(exc).__name__) from None
     if not secret:
         raise MissingSecret(

@@ -95,6 +95,13 @@ GLOBAL_SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("start_in_tray", False, "bool", "Start hidden in the tray"),
     Setting(
+        "start_at_login",
+        False,
+        "bool",
+        "Start Stockbridge when I log in",
+        help="It starts in the tray and keeps your channels in step.",
+    ),
+    Setting(
         "invoice_pattern",
         "INV-{year}-{seq:05}",
         "str",
@@ -182,6 +189,28 @@ def channel_settings_for(platform: str) -> tuple[Setting, ...]:
     return CHANNEL_SETTINGS + PLATFORM_SETTINGS.get(platform, ())
 
 
+def _autostart_get() -> bool:
+    from app.platform_integration import autostart_enabled
+
+    try:
+        return autostart_enabled()
+    except Exception:  # an unreadable log-in item reads as "off"
+        return False
+
+
+def _autostart_set(enabled: bool) -> None:
+    from app.platform_integration import AutostartError, set_autostart
+
+    try:
+        set_autostart(enabled)
+    except AutostartError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# Settings that live in the operating system (start at log-in): (read, write).
+SYSTEM_SETTINGS: dict[str, tuple[Any, Any]] = {"start_at_login": (_autostart_get, _autostart_set)}
+
+
 class Settings:
     """Global settings backed by the database."""
 
@@ -190,6 +219,8 @@ class Settings:
 
     def get(self, key: str) -> Any:
         setting = _BY_KEY[key]
+        if key in SYSTEM_SETTINGS:  # kept by the operating system, not in the database
+            return SYSTEM_SETTINGS[key][0]()
         raw = self.db.scalar("SELECT value FROM settings WHERE key = ?", (key,))
         if raw is None:
             return setting.default
@@ -201,6 +232,9 @@ class Settings:
     def set(self, key: str, value: Any) -> Any:
         setting = _BY_KEY[key]
         value = setting.coerce(value)
+        if key in SYSTEM_SETTINGS:
+            SYSTEM_SETTINGS[key][1](value)
+            return value
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO settings (key, value) VALUES (?, ?)"

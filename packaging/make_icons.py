@@ -26,8 +26,11 @@ def main() -> int:
         name = "stockbridge" if state == "idle" else f"stockbridge-{state}"
         for size in (16, 24, 32, 48, 64, 128, 256):
             draw(size, state).save(str(out / f"{name}-{size}.png"))
-    # Qt writes .ico through its image plugins when present; PNGs are enough otherwise.
-    draw(256).save(str(out / "stockbridge.ico"))
+    # The multi-size .ico, the .icns and the macOS tray template are built from these PNGs.
+    sys.path.insert(0, str(ROOT / "packaging"))
+    from icon_formats import write_all
+
+    write_all(out, out)
     print(f"icons written to {out}")
     del app
     return 0

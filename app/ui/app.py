@@ -13,6 +13,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import APP_NAME, __version__, secrets
+from app.platform_integration import create_app_mutex
 from app.ui.icons import icon
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ def run_gui(data_dir: Path, *, demo: bool = False, seed: int = 1, hidden: bool =
     from app.ui.single_instance import SingleInstance
     from app.ui.tray import Tray
 
+    create_app_mutex()  # lets the installer see a running Stockbridge (Windows)
     app = _application()
     guard = SingleInstance(data_dir)
     if guard.already_running():

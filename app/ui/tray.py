@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 from PySide6.QtCore import QObject
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from app.ui.bridge import ERROR, IDLE, PAUSED, SYNCING, Bridge
-from app.ui.icons import icon
+from app.ui.icons import icon, resources_dir
 
 TOOLTIPS = {
     IDLE: "Stockbridge — up to date",
@@ -24,6 +27,12 @@ class Tray(QObject):
         self.quit_app = quit_app
         self.available = QSystemTrayIcon.isSystemTrayAvailable()
         self.icons = {state: icon(state) for state in TOOLTIPS}
+        if sys.platform == "darwin":
+            # The macOS menu bar wants a monochrome template image it can tint itself.
+            template = QIcon(str(resources_dir() / "icons" / "stockbridge-trayTemplate.png"))
+            if not template.isNull():
+                template.setIsMask(True)
+                self.icons = dict.fromkeys(TOOLTIPS, template)
         self.tray = QSystemTrayIcon(self.icons[IDLE], self)
         self.tray.setToolTip(TOOLTIPS[IDLE])
         self.menu = QMenu()
