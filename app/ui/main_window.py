@@ -47,7 +47,9 @@ class MainWindow(QMainWindow):
         self.bridge = bridge
         self.tray = None  # set by the app once a tray exists
         self._told_about_tray = False
-        self.setWindowTitle(APP_NAME + (f" — {title_suffix}" if title_suffix else ""))
+        # Qt adds " — Stockbridge" (the application's display name) itself where the
+        # desktop shows it; the window title is what comes before.
+        self.setWindowTitle(title_suffix or APP_NAME)
         self.setWindowIcon(icon())
         self.setStyleSheet(STYLE_SHEET)
         self.resize(1280, 800)
