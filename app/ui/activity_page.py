@@ -173,8 +173,23 @@ class ActivityPage(QWidget):
         layout.addLayout(head)
         layout.addWidget(hint)
         layout.addWidget(self.tabs, 1)
-        bridge.data_changed.connect(self.refresh)
+        self._stale = False
+        bridge.data_changed.connect(self._data_changed)
         self.refresh()
+
+    def _data_changed(self) -> None:
+        # A hidden screen only notes the change (its queries are not free on a big
+        # store); it catches up when shown.
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
 
     def refresh(self) -> None:
         self.log.refresh()

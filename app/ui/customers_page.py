@@ -1,11 +1,18 @@
-"""Customers: the buyers each channel has sent orders for, and what they bought.
+"""Customers: the buyers each channel has sent orders for, and which of your customers
+each one is.
 
-Read-only for now. A buyer is one channel's customer reference; guests (and orders
-without a reference) are one buyer per order, since nothing ties two of them together.
+A buyer is one channel's customer reference; guests (and orders without a reference)
+are one buyer per order, since nothing ties two of them together. A buyer without a
+link is in the queue ("Needs a customer"): map it to one of your customers (the picker
+in "Your customer" opens with ranked suggestions) or create the customer from the
+order's details. A link applies to the buyer's later orders too. Every change is an
+undoable batch on the engine thread (app/store/customers.py).
 """
 
 from __future__ import annotations
 
+import json
+from collections import defaultdict
 from typing import Any
 
 from PySide6.QtCore import (
@@ -19,29 +26,42 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import QBrush, QColor, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
     QSplitter,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
+from app.core.suggest import BuyerFacts, Suggestion, buyer_details
+from app.hub import Hub
+from app.store.customers import BUYER_REF, CustomerRepo
 from app.store.db import Database
+from app.store.mapping import undoable_batch
 from app.ui.bridge import Bridge
+from app.ui.mapping_wizard import SpreadsheetMenu
+from app.ui.picker import CustomerMatches, PickerDelegate, customer_suggestions
 from app.ui.style import MUTED, ago, money, status_colour, status_label, when
 from app.ui.tables import Column, SqlTableModel, TablePage
 
 Index = QModelIndex | QPersistentModelIndex
 ORDERS_LIMIT = 500
+CUSTOMER_ROLE = Qt.ItemDataRole.UserRole + 1
 
 # One row per channel buyer. The only MIN/MAX aggregate is the last order's time, so
-# SQLite takes the bare name, email and currency from that latest order.
+# SQLite takes the bare name, email, address and currency from that latest order.
 GROUP_BUYERS = (
     "SELECT o.channel_id, c.name AS channel, o.customer_ref AS ref,"
     " CASE WHEN o.customer_ref = '' THEN o.id END AS lone_order,"
+    f" {BUYER_REF} AS ext_ref, o.receiver,"
     " o.customer_name AS name, o.customer_email AS email, o.currency, COUNT(*) AS orders,"
     " SUM(o.total) AS spent, COUNT(DISTINCT o.currency) AS currencies,"
     " MAX(COALESCE(o.placed_at, o.imported_at)) AS last_order,"
@@ -50,10 +70,10 @@ GROUP_BUYERS = (
     " GROUP BY o.channel_id, o.customer_ref, CASE WHEN o.customer_ref = '' THEN o.id END"
 )
 CUSTOMER_SELECT = (
-    "SELECT b.*, b.channel_id || ':' || COALESCE('order:' || b.lone_order, b.ref) AS id,"
-    " cu.name AS local_name FROM temp.channel_buyers b"
-    " LEFT JOIN customer_links cl ON cl.channel_id = b.channel_id AND cl.external_ref = b.ref"
-    " AND b.lone_order IS NULL LEFT JOIN customers cu ON cu.id = cl.customer_id"
+    "SELECT b.*, b.channel_id || ':' || b.ext_ref AS id, cl.customer_id,"
+    " cu.name AS local_name, cu.email AS local_email FROM temp.channel_buyers b"
+    " LEFT JOIN customer_links cl ON cl.channel_id = b.channel_id AND cl.external_ref = b.ext_ref"
+    " LEFT JOIN customers cu ON cu.id = cl.customer_id"
 )
 
 
@@ -72,9 +92,10 @@ def snapshot_buyers(db: Database, *, empty: bool = False) -> None:
 
 LINK_FILTERS: list[tuple[str, str | None, tuple]] = [
     ("All buyers", None, ()),
+    ("Needs a customer", "cl.customer_id IS NULL", ()),
     ("Linked to your customers", "cl.customer_id IS NOT NULL", ()),
-    ("Not linked", "cl.customer_id IS NULL", ()),
 ]
+CUSTOMER_COLUMN = 6
 
 
 def buyer_name(row: dict[str, Any]) -> str:
@@ -115,10 +136,44 @@ def customer_columns() -> list[Column]:
             "local_name",
             "Your customer",
             "cu.name",
-            fmt=lambda v, r: v or ("—" if r["guest"] else "Not linked"),
+            fmt=lambda v, r: v or "Choose…",
             color=lambda v, r: None if v else MUTED,
+            tooltip=lambda v, r: "Double-click to choose which of your customers this is",
         ),
     ]
+
+
+def buyer_facts(row: dict[str, Any]) -> BuyerFacts:
+    """What the buyer's latest order tells: name, email, phone and postcode."""
+    try:
+        receiver = json.loads(row.get("receiver") or "{}")
+    except ValueError:
+        receiver = {}
+    return buyer_details(row["name"], row["email"], receiver if isinstance(receiver, dict) else {})
+
+
+class BuyerModel(SqlTableModel):
+    """The buyers table; "Your customer" is editable and asks the page to link."""
+
+    link_requested = Signal(object, int)  # buyer row, customer id
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.column() == CUSTOMER_COLUMN:
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role == Qt.ItemDataRole.EditRole and index.column() == CUSTOMER_COLUMN:
+            return (self.row(index.row()) or {}).get("local_email") or ""
+        return super().data(index, role)
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:  # noqa: N802
+        row = self.row(index.row())
+        if role != Qt.ItemDataRole.EditRole or index.column() != CUSTOMER_COLUMN or row is None:
+            return False
+        self.link_requested.emit(row, int(value))
+        return True
 
 
 class BuyerOrdersModel(QAbstractTableModel):
@@ -169,6 +224,8 @@ class BuyerDetail(QWidget):
     """Who the selected buyer is and every order they placed on that channel."""
 
     order_activated = Signal(int)  # an order's id, double-clicked
+    link_to = Signal(int)  # link the buyer to this customer id
+    create_requested = Signal()  # make a customer from the buyer's latest order
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -221,6 +278,32 @@ class BuyerDetail(QWidget):
         )
         self.note = QLabel()
         self.note.setObjectName("muted")
+        self.match_heading = QLabel("Which of your customers is this?")
+        self.match_heading.setObjectName("sectionTitle")
+        self.suggested = QListWidget()
+        self.suggested.setFixedHeight(120)
+        self.suggested.setWordWrap(True)
+        self.suggested.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.suggested.setToolTip("Ranked by email, phone, name and postcode")
+        self.link_button = QPushButton("Link to this customer")
+        self.link_button.setEnabled(False)
+        self.suggested.currentRowChanged.connect(lambda r: self.link_button.setEnabled(r >= 0))
+        self.suggested.itemDoubleClicked.connect(lambda _: self.link_button.click())
+        self.link_button.clicked.connect(
+            lambda: self.link_to.emit(int(self.suggested.currentItem().data(CUSTOMER_ROLE)))
+        )
+        self.create_button = QPushButton("Create from the order's details")
+        self.create_button.clicked.connect(self.create_requested)
+        choice = QHBoxLayout()
+        choice.addWidget(self.link_button)
+        choice.addWidget(self.create_button)
+        choice.addStretch(1)
+        self.matching = QWidget()
+        box = QVBoxLayout(self.matching)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(self.match_heading)
+        box.addWidget(self.suggested)
+        box.addLayout(choice)
         # Who on the left, their orders on the right.
         who = QVBoxLayout()
         who.setContentsMargins(0, 0, 0, 0)
@@ -228,6 +311,7 @@ class BuyerDetail(QWidget):
         who.addWidget(self.subtitle)
         who.addWidget(self.cards)
         who.addWidget(self.facts)
+        who.addWidget(self.matching)
         who.addStretch(1)
         left = QWidget()
         left.setLayout(who)
@@ -244,11 +328,26 @@ class BuyerDetail(QWidget):
         self.show_buyer(None, [])
 
     def show_buyer(
-        self, row: dict[str, Any] | None, orders: list[dict[str, Any]], *, can_open: bool = False
+        self,
+        row: dict[str, Any] | None,
+        orders: list[dict[str, Any]],
+        *,
+        can_open: bool = False,
+        suggestions: list[Suggestion] | None = None,
     ) -> None:
         """Show ``row`` (a customers list row) and its orders; None shows the empty state."""
         for widget in (self.cards, self.facts, self.heading, self.view, self.note):
             widget.setVisible(row is not None)
+        self.matching.setVisible(row is not None and not row["customer_id"])
+        self.suggested.clear()
+        for s in suggestions or []:
+            item = QListWidgetItem(f"{s.label}\n{s.percent}%: {s.reason}")
+            item.setData(CUSTOMER_ROLE, s.id)
+            self.suggested.addItem(item)
+        if not suggestions:
+            self.suggested.addItem("No likely match among your customers.")
+            self.suggested.item(0).setFlags(Qt.ItemFlag.NoItemFlags)
+        self.link_button.setEnabled(False)
         if row is None:
             self.title.setText("Select a customer")
             self.subtitle.setText("Pick a customer above to see their orders.")
@@ -263,8 +362,16 @@ class BuyerDetail(QWidget):
         lines = []
         if count > 1 and len(orders) == count:  # the oldest order is only known when all are
             lines.append(f"Customer since {when(min(o['placed'] for o in orders))}")
+        facts = buyer_facts(row)
+        reach = " · ".join(
+            x for x in (facts.phone, facts.postcode and f"postcode {facts.postcode}") if x
+        )
+        if reach:
+            lines.append(reach)
         if row["local_name"]:
-            lines.append(f"Linked to your customer {row['local_name']}")
+            lines.append(
+                f"Linked to your customer {row['local_name']}; their later orders are too."
+            )
         elif row["guest"]:
             lines.append("Bought as a guest: the channel keeps no account for this buyer.")
         else:
@@ -287,7 +394,7 @@ def _esc(text: str) -> str:
 
 
 class CustomersPage(QWidget):
-    """The Customers screen: channel buyers from their orders, and each one's orders."""
+    """The Customers screen: channel buyers, which of your customers each is, their orders."""
 
     order_activated = Signal(int)  # the lead window opens this order id on the Orders screen
 
@@ -297,44 +404,97 @@ class CustomersPage(QWidget):
         self.db = bridge.reader
         self._channels: list[tuple[int, str]] = []
         self._stale = True  # filled when first shown: opening the window need not wait for it
+        self._undo_id: int | None = None
         snapshot_buyers(self.db, empty=True)
-        self.model = SqlTableModel(
+        self.model = BuyerModel(
             self.db, CUSTOMER_SELECT, customer_columns(), default_sort="b.last_order DESC, b.rowid"
         )
+        self.model.link_requested.connect(lambda row, cid: self._change([row], "link", cid))
         self.table = TablePage(self.model, noun="customers", search_hint="Search name or email…")
         self.channel_filter = self.table.add_filter(
             "Channel", [("All channels", None, ())], "channel"
         )
         self.link_filter = self.table.add_filter("Linked", LINK_FILTERS, "linked")
-        self.table.set_column_widths([130, 240, 250, 90, 120, 130, 160])
-        header = self.table.view.horizontalHeader()
+        view = self.table.view
+        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        view.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+            | QAbstractItemView.EditTrigger.SelectedClicked
+        )
+        self.picker = PickerDelegate(
+            lambda parent: CustomerMatches(self.db, parent),
+            lambda index: customer_suggestions(self.db, buyer_facts(self.model.row(index.row()))),
+            view,
+        )
+        view.setItemDelegateForColumn(CUSTOMER_COLUMN, self.picker)
+        self.table.set_column_widths([130, 240, 250, 90, 120, 130, 180])
+        header = view.horizontalHeader()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        self.table.view.horizontalHeader().setSortIndicator(4, Qt.SortOrder.DescendingOrder)
+        header.setSortIndicator(4, Qt.SortOrder.DescendingOrder)
         self.detail = BuyerDetail()
         self.detail.order_activated.connect(self.order_activated)
+        self.detail.link_to.connect(lambda cid: self._change(self.selected_rows()[:1], "link", cid))
+        self.detail.create_requested.connect(
+            lambda: self._change(self.selected_rows()[:1], "create")
+        )
         self.table.selection_changed.connect(self._selected)
+        self.create_button = QPushButton("Create from order details")
+        self.create_button.setToolTip(
+            "Make one of your customers from each selected buyer's latest order (name, email,"
+            " phone, postcode) and link them"
+        )
+        self.create_button.clicked.connect(lambda: self._change(self.selected_rows(), "create"))
+        self.unlink_button = QPushButton("Unlink")
+        self.unlink_button.clicked.connect(
+            lambda: self._change([r for r in self.selected_rows() if r["customer_id"]], "unlink")
+        )
+        self.undo_button = QPushButton("Undo")
+        self.undo_button.clicked.connect(self.undo_last)
+        self.sheet_button = SpreadsheetMenu(
+            self,
+            bridge,
+            noun="customers",
+            channel=self.single_channel,
+            export=lambda hub, ch, _: CustomerRepo(hub.db).export_csv(ch),
+            load=lambda hub, ch, data, dry: CustomerRepo(hub.db).import_csv(ch, data, dry_run=dry),
+            message=self.show_message,
+            done=lambda _, text: self._done(text),
+        )
+        actions = QHBoxLayout()
+        for button in (self.create_button, self.unlink_button):
+            actions.addWidget(button)
+        actions.addStretch(1)
+        actions.addWidget(self.sheet_button)
+        actions.addWidget(self.undo_button)
+        self.banner = QLabel()
+        self.banner.setObjectName("card")
+        self.banner.setWordWrap(True)
+        self.banner.setContentsMargins(12, 8, 12, 8)
+        self.banner.hide()
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.table)
         split.addWidget(self.detail)
         split.setChildrenCollapsible(False)
-        split.setSizes([400, 290])
+        split.setSizes([400, 320])
         title = QLabel("Customers")
         title.setObjectName("pageTitle")
-        later = QLabel(
-            "Buyers as each channel knows them, gathered from their orders. Linking them"
-            " to your own customer list comes in a later version."
-        )
-        later.setObjectName("muted")
-        later.setWordWrap(True)
+        self.intro = QLabel()
+        self.intro.setObjectName("muted")
+        self.intro.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.addWidget(title)
-        layout.addWidget(later)
+        layout.addWidget(self.intro)
+        layout.addLayout(actions)
+        layout.addWidget(self.banner)
         layout.addWidget(split, 1)
         self._refresh_soon = QTimer(self, singleShot=True, interval=0)
         self._refresh_soon.timeout.connect(self.refresh)
         bridge.data_changed.connect(self._data_changed)
+        self.channel_filter.currentIndexChanged.connect(lambda _: self._update_counts())
         self.refresh_channels()
+        self._selected(None)
 
     def refresh_channels(self) -> None:
         found = [
@@ -354,6 +514,39 @@ class CustomersPage(QWidget):
         self.channel_filter.setCurrentIndex(index)
         self.channel_filter.blockSignals(False)
         self.model.set_filter("channel", *self.channel_filter.itemData(index))
+
+    def single_channel(self) -> str | None:
+        """The channel the spreadsheet works on: the chosen one, or the only one."""
+        index = self.channel_filter.currentIndex()
+        if index > 0:
+            return self._channels[index - 1][1]
+        return self._channels[0][1] if len(self._channels) == 1 else None
+
+    def selected_rows(self) -> list[dict[str, Any]]:
+        rows = self.table.view.selectionModel().selectedRows()
+        return [r for r in (self.table.row_at(i.row()) for i in rows) if r is not None]
+
+    def _update_counts(self) -> None:
+        clause, params = self.channel_filter.currentData() or (None, ())
+        row = self.db.one(
+            "SELECT COUNT(*), SUM(x.customer_id IS NULL), SUM(x.customer_id IS NOT NULL)"
+            f" FROM ({CUSTOMER_SELECT}{' WHERE ' + clause if clause else ''}) x",
+            params,
+        )
+        for i, ((text, _, _), n) in enumerate(zip(LINK_FILTERS, row, strict=True)):
+            self.link_filter.setItemText(i, f"{text} ({int(n or 0):,})")
+        waiting = int(row[1] or 0)
+        self.intro.setText(
+            "Buyers as each channel knows them, gathered from their orders. Link each to one of"
+            " your customers once and their later orders follow; double-click “Your customer”"
+            " to choose." + (f" <b>{waiting:,} need a customer.</b>" if waiting else "")
+        )
+        batch = undoable_batch(self.db, self._channels[0][0] if len(self._channels) == 1 else None)
+        self._undo_id = int(batch["id"]) if batch else None
+        self.undo_button.setEnabled(batch is not None)
+        self.undo_button.setToolTip(
+            f"Undo on {batch['channel']}: {batch['summary']}" if batch else "Nothing to undo"
+        )
 
     def _data_changed(self) -> None:
         # Hidden pages only note the change: a refresh costs queries nobody would see. A
@@ -376,9 +569,17 @@ class CustomersPage(QWidget):
         snapshot_buyers(self.db)
         self.refresh_channels()
         self.table.refresh()
+        self._update_counts()
         self._selected(self.table.selected())
 
+    def show_message(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.show()
+
     def _selected(self, row: dict[str, Any] | None) -> None:
+        rows = self.selected_rows()
+        self.create_button.setEnabled(any(not r["customer_id"] for r in rows))
+        self.unlink_button.setEnabled(any(r["customer_id"] for r in rows))
         if row is None:
             self.detail.show_buyer(None, [])
             return
@@ -396,4 +597,46 @@ class CustomersPage(QWidget):
             )
         ]
         wired = self.receivers(SIGNAL("order_activated(int)")) > 0
-        self.detail.show_buyer(row, orders, can_open=wired)
+        suggestions = [] if row["customer_id"] else customer_suggestions(self.db, buyer_facts(row))
+        self.detail.show_buyer(row, orders, can_open=wired, suggestions=suggestions)
+
+    # -- changes ------------------------------------------------------------------------
+    def _change(self, rows: list[dict[str, Any]], action: str, customer_id: int = 0) -> None:
+        """Link, create or unlink the buyers of ``rows`` on the engine thread, per channel."""
+        grouped: dict[int, list[str]] = defaultdict(list)
+        for r in rows:
+            if action != "create" or not r["customer_id"]:
+                grouped[r["channel_id"]].append(r["ext_ref"])
+        if not grouped:
+            return
+
+        def work(hub: Hub) -> str:
+            repo, texts = CustomerRepo(hub.db), []
+            for channel_id, refs in grouped.items():
+                channel = hub.channels.by_id(channel_id)
+                if action == "link":
+                    texts.append(repo.link(channel, refs[0], customer_id).text())
+                elif action == "create":
+                    texts.append(repo.create_for_buyers(channel, refs).text())
+                else:
+                    texts.append(repo.unlink(channel, refs).text())
+            return " ".join(texts)
+
+        self.bridge.run(work, self._done, self._failed)
+
+    def undo_last(self) -> None:
+        batch_id = self._undo_id
+        if batch_id is not None:
+            self.bridge.run(
+                lambda hub: "Undone. " + hub.mapping.undo(batch_id).text(),
+                self._done,
+                self._failed,
+            )
+
+    def _done(self, text: str) -> None:
+        self.show_message(text)
+        self.bridge.data_changed.emit()
+        self.refresh()
+
+    def _failed(self, exc: BaseException) -> None:
+        QMessageBox.warning(self, "Customers not changed", str(exc))

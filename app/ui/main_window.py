@@ -115,7 +115,9 @@ class MainWindow(QMainWindow):
         bridge.sync_state_changed.connect(lambda *_: self.update_status())
         bridge.sync_finished.connect(lambda *_: self.update_status())
         bridge.paused_changed.connect(lambda *_: self.update_status())
-        bridge.data_changed.connect(self.refresh_current)
+        # Each screen refreshes itself when visible (hidden ones catch up when shown);
+        # the dashboard is refreshed here while it is the screen in front.
+        bridge.data_changed.connect(self._data_changed)
         self._clock = QTimer(self, interval=30_000)
         self._clock.timeout.connect(self.update_status)  # keeps "synced 5 min ago" true
         self._clock.start()
@@ -134,6 +136,10 @@ class MainWindow(QMainWindow):
 
     def go(self, screen: str) -> None:
         self.nav.setCurrentRow(SCREENS.index(screen))
+
+    def _data_changed(self) -> None:
+        if self.stack.currentIndex() == SCREENS.index("Dashboard") and self.isVisible():
+            self.dashboard.refresh()
 
     def refresh_current(self) -> None:
         page = self.stack.currentWidget().layout().itemAt(0).widget()

@@ -399,9 +399,24 @@ class OrdersPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(split, 1)
-        bridge.data_changed.connect(self.refresh)
+        self._stale = False
+        bridge.data_changed.connect(self._data_changed)
         self._channels: list[str] = []
         self.refresh_channels()
+
+    def _data_changed(self) -> None:
+        # A hidden screen only notes the change (its queries are not free on a big
+        # store); it catches up when shown.
+        if self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        if self._stale:
+            self._stale = False
+            self.refresh()
 
     def refresh_channels(self) -> None:
         names = [r["name"] for r in self.db.all("SELECT name FROM channels ORDER BY name")]

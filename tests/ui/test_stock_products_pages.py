@@ -136,6 +136,12 @@ def test_stock_table_shows_on_hand_reserved_available(stock):
     )
 
 
+def _listing_row(page, listing: str) -> int:
+    return next(
+        i for i in range(page.model.rowCount()) if page.model.row(i)["external_id"] == listing
+    )
+
+
 def _row_of(page, sku: str) -> int:
     return next(i for i in range(page.model.rowCount()) if page.model.row(i)["sku"] == sku)
 
@@ -279,17 +285,28 @@ def test_products_lists_listings_with_their_state(products):
     rows = cells(products.model, "Listing")
     assert {k: v["State"] for k, v in rows.items()} == {
         "P-KEG": "Linked",
-        "P-MUG": "Not linked",
-        "P-DUP-A": "Needs you",
-        "P-DUP-B": "Needs you",
-        "P-NOSKU": "Needs you",
-        "P-NEW": "New",
+        "P-MUG": "Unmapped · SKU match",
+        "P-DUP-A": "Conflict",
+        "P-DUP-B": "Conflict",
+        "P-NOSKU": "Conflict",
+        "P-NEW": "Unmapped",
     }
+    why = {
+        k: products.model.data(
+            products.model.index(_listing_row(products, k), 8), Qt.ItemDataRole.ToolTipRole
+        )
+        for k in ("P-MUG", "P-NEW", "P-DUP-A", "P-NOSKU")
+    }
+    assert why["P-MUG"].startswith("Your product MUG has this SKU")
+    assert why["P-NEW"].startswith("None of your products has this SKU")
+    assert why["P-DUP-A"].startswith("Several listings on this channel use this SKU")
+    assert why["P-NOSKU"].startswith("The listing has no SKU")
     assert (rows["P-KEG"]["Your product"], rows["P-KEG"]["Linked by"]) == (
         "KEG — Beer keg",
         "By hand",
     )
     assert rows["P-NOSKU"]["SKU"] == "no SKU"
+    assert rows["P-MUG"]["Your product"] == "Choose…"
     products.state_filter.setCurrentIndex(1)
     assert set(cells(products.model, "Listing")) == {"P-DUP-A", "P-DUP-B", "P-NOSKU"}
     assert products.state_filter.itemText(1) == "Needs you (3)"
@@ -305,7 +322,7 @@ def test_link_automatically_links_the_unique_sku_and_releases_the_order(qtbot, p
     text = products.banner_text.text()
     assert text.startswith("Linked 1 listing by SKU.")
     assert "3 listings need you" in text and "1 waiting order released" in text
-    assert cells(products.model, "Listing")["P-DUP-A"]["State"] == "Needs you"  # never guessed
+    assert cells(products.model, "Listing")["P-DUP-A"]["State"] == "Conflict"  # never guessed
     assert bridge.synced == [CHANNEL]
     assert outbox_stock(bridge, "P-MUG") == 1
 
@@ -313,30 +330,26 @@ def test_link_automatically_links_the_unique_sku_and_releases_the_order(qtbot, p
 def test_link_to_product_by_hand_releases_the_order(qtbot, products, bridge):
     assert needs_mapping(bridge, "SM-3") == 1
     assert products.table.select_where(lambda r: r["external_id"] == "P-DUP-A")
-    dialog = products.open_link_dialog()
-    assert dialog.chosen is None  # "DUP" is no product's SKU
-    dialog.search.setFocus()
-    dialog.search.clear()
-    qtbot.keyClicks(dialog.search, "t-sh")
-    assert [dialog.matches.index(r, 0).data() for r in range(dialog.matches.rowCount())] == [
+    editor = products.open_link_dialog()  # the picker, in the listing's "Your product" cell
+    assert editor is not None and editor.text() == ""  # "DUP" is no product's SKU
+    qtbot.keyClicks(editor, "t-sh")
+    assert [editor.matches.index(r, 0).data() for r in range(editor.matches.rowCount())] == [
         "TEE — T-shirt"
     ]
-    popup = dialog.completer.popup()
-    popup.setCurrentIndex(dialog.completer.completionModel().index(0, 0))
+    popup = editor.completer_.popup()
+    popup.setCurrentIndex(editor.completer_.completionModel().index(0, 0))
     qtbot.keyClick(popup, Qt.Key.Key_Return)
-    assert dialog.chosen == "TEE"
-    dialog.buttons.button(OK_BUTTON).click()
     qtbot.waitUntil(
         lambda: cells(products.model, "Listing")["P-DUP-A"]["State"] == "Linked", timeout=WAIT
     )
     row = cells(products.model, "Listing")["P-DUP-A"]
     assert (row["Your product"], row["Linked by"]) == ("TEE — T-shirt", "By hand")
     assert needs_mapping(bridge, "SM-3") == 0
-    # Releasing looks at every held order of the channel: SM-2's MUG now has a product too.
     assert products.banner_text.text() == (
-        "Linked P-DUP-A on Web shop to TEE. 2 waiting orders released and stock reserved."
+        "Linked 1 listing. 1 waiting order released and stock reserved."
     )
-    assert needs_mapping(bridge, "SM-2") == 0
+    # Only what was asked: SM-2's listing is left for "Link by SKU" or the next sync.
+    assert needs_mapping(bridge, "SM-2") == 1
     assert bridge.synced == [CHANNEL]
 
 
@@ -371,9 +384,9 @@ def test_customers_groups_orders_per_buyer(qtbot, bridge):
         "2",
         "20.00 EUR",
         "anna@example.org",
-        "Not linked",
+        "Choose…",  # not linked yet: double-click to choose
     )
-    assert rows["Guest · Ben"]["Your customer"] == "—"
+    assert rows["Guest · Ben"]["Your customer"] == "Choose…"
     assert page.table.select_where(lambda r: r["name"] == "Anna")
     orders = page.detail.orders
     assert [orders.data(orders.index(r, 0)) for r in range(orders.rowCount())] == ["SM-2", "SM-1"]
