@@ -7,6 +7,10 @@ import time
 from app.core.stock import StockLevel
 from app.store.db import Database
 
+# One movement as ``record_many`` takes it: (product_id, warehouse_id, on_hand_delta,
+# committed_delta, reason, note, order_line_id, created_at).
+Movement = tuple[int, int, float, float, str, str, int | None, float]
+
 
 class Ledger:
     def __init__(self, db: Database) -> None:
@@ -48,6 +52,29 @@ class Ledger:
                 " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, warehouse_id) DO UPDATE SET"
                 " on_hand = on_hand + excluded.on_hand, committed = committed + excluded.committed",
                 (product_id, warehouse_id, on_hand, committed),
+            )
+
+    def record_many(self, movements: list[Movement]) -> None:
+        """Append many movements at once; the same rows and totals as ``record`` one by one.
+
+        The running totals are folded in movement order, so every sum is added up in
+        exactly the order the one-by-one calls would have used (float sums depend on it).
+        """
+        rows = [m for m in movements if m[2] != 0 or m[3] != 0]
+        if not rows:
+            return
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO stock_movements (product_id, warehouse_id, on_hand_delta,"
+                " committed_delta, reason, note, order_line_id, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            conn.executemany(
+                "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, committed)"
+                " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, warehouse_id) DO UPDATE SET"
+                " on_hand = on_hand + excluded.on_hand, committed = committed + excluded.committed",
+                [m[:4] for m in rows],
             )
 
     def on_hand(self, product_id: int, warehouse_id: int | None = None) -> float:

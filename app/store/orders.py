@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.core import lifecycle
-from app.core.lifecycle import Holding, TransitionError
+from app.core.lifecycle import Holding, Movement, TransitionError
 from app.core.models import ChannelOrder, LinkMethod, OrderStatus
 from app.core.rules import ChannelRules
 from app.store.channels import Channel, ChannelRepo
@@ -22,6 +23,8 @@ from app.store.ledger import Ledger
 from app.store.outbox import Outbox
 
 S = OrderStatus
+# json.dumps(value, default=str) without building an encoder per call (same output).
+_JSON = json.JSONEncoder(default=str)
 
 ACTIONS: dict[str, OrderStatus] = {
     "confirm": S.CONFIRMED,
@@ -73,7 +76,7 @@ def fingerprint(order: ChannelOrder) -> str:
         [(ln.external_id, ln.listing_id, ln.sku, ln.quantity) for ln in order.lines],
         order.customer.ref if order.customer else "",
     ]
-    return hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()
+    return hashlib.sha1(_JSON.encode(parts).encode()).hexdigest()
 
 
 def merged_status(local: OrderStatus, channel: OrderStatus) -> OrderStatus:
@@ -96,6 +99,8 @@ class OrderBook:
         self.ledger = Ledger(db)
         self.channels = ChannelRepo(db)
         self.outbox = Outbox(db)
+        # Set while ``ingest`` runs: the rows it writes in bulk (see _IngestBatch).
+        self._batch: _IngestBatch | None = None
 
     # -- import ---------------------------------------------------------------------
     def ingest(
@@ -111,17 +116,175 @@ class OrderBook:
         With ``rules`` of a channel that takes invoice numbers, every open order without
         one gets the next number from the local sequence, queued for the channel in the
         same transaction (Sellar locks the field once an order is confirmed).
+
+        New orders are written in bulk: rows are collected in an :class:`_IngestBatch`
+        and sent with one ``executemany`` per table, flushed before anything reads them.
+        The rows, ids and totals are the same as writing them one by one.
         """
         result = IngestResult()
         resolver = _Resolver(self.db, self.channels, channel)
         with self.db.transaction():
-            for order in orders:
-                order_id = self._ingest_one(channel, order, first_import, resolver, result)
-                if rules is not None and rules.invoices and order_id is not None:
-                    self._assign_invoice(channel, order_id)
-                result.latest_update = max(result.latest_update or 0.0, order.updated_at)
+            batch = self._batch = _IngestBatch(self.db.conn)
+            try:
+                stored = batch.stored_orders(channel.id, [o.external_id for o in orders])
+                for order in orders:
+                    order_id = self._ingest_order(
+                        channel, order, first_import, resolver, result, batch, stored
+                    )
+                    if rules is not None and rules.invoices and order_id is not None:
+                        batch.flush_rows()  # the invoice step reads the order row
+                        self._assign_invoice(channel, order_id)
+                    result.latest_update = max(result.latest_update or 0.0, order.updated_at)
+                batch.flush(self.ledger)
+            finally:
+                self._batch = None
             self.enqueue_stock_pushes(result.committed_products)
         return result
+
+    def _ingest_order(
+        self,
+        channel: Channel,
+        co: ChannelOrder,
+        first_import: bool,
+        resolver: _Resolver,
+        result: IngestResult,
+        batch: _IngestBatch,
+        stored: dict[str, sqlite3.Row],
+    ) -> int | None:
+        """Route one order: the bulk path for a plain new order, the general one otherwise."""
+        fp = fingerprint(co)
+        ext = co.external_id
+        if ext in batch.seen:
+            # The same order twice in one page: its first copy may already be written.
+            batch.flush_rows()
+            return self._ingest_one(channel, co, first_import, resolver, result, fp=fp)
+        batch.seen.add(ext)
+        row = stored.get(ext)
+        if row is None and len({ln.external_id for ln in co.lines}) == len(co.lines):
+            return self._ingest_new(channel, co, first_import, resolver, result, batch, fp)
+        if row is not None and row["fingerprint"] == fp:
+            result.unchanged += 1
+            return None
+        batch.flush_rows()
+        return self._ingest_one(
+            channel, co, first_import, resolver, result, fp=fp, row=row, looked_up=True
+        )
+
+    def _order_fields(self, co: ChannelOrder, fp: str, now: float) -> dict[str, Any]:
+        """The order columns the channel's copy decides (shared by insert and update)."""
+        customer = co.customer
+        return dict(
+            number=co.number,
+            payment_status=str(co.payment_status),
+            total=co.total,
+            currency=co.currency,
+            customer_ref=customer.ref if customer else "",
+            customer_name=customer.name if customer else str(co.receiver.get("name", "")),
+            customer_email=customer.email if customer else "",
+            receiver=_JSON.encode(co.receiver),
+            channel_state=co.channel_state,
+            channel_updated_at=co.updated_at,
+            fingerprint=fp,
+            placed_at=co.created_at,
+            payment_method=co.payment_method,
+            raw=_JSON.encode(co.raw),
+            updated_at=now,
+        )
+
+    def _ingest_new(
+        self,
+        channel: Channel,
+        co: ChannelOrder,
+        first_import: bool,
+        resolver: _Resolver,
+        result: IngestResult,
+        batch: _IngestBatch,
+        fp: str,
+    ) -> int:
+        """A new order whose line ids are distinct: rows built in memory, written in bulk.
+
+        Does what ``_ingest_one`` then ``_settle`` do for such an order, in the same
+        order (lines resolved as listed, settled in line-id order as SQLite reads them),
+        so product links, holdings, movements and the needs-mapping flag come out alike.
+        """
+        now = time.time()
+        status = co.status
+        history = first_import and status in lifecycle.HISTORY_ON_FIRST_IMPORT
+        cols = dict(
+            self._order_fields(co, fp, now),
+            channel_id=channel.id,
+            external_id=co.external_id,
+            status=str(status),
+            history_only=int(history),
+            imported_at=now,
+            tracking_code=co.tracking_code,
+            tracking_url=co.tracking_url,
+            invoice_number=co.invoice_number,
+        )
+        order_id = batch.new_order_id()
+        result.created += 1
+        self._event(
+            order_id,
+            "imported",
+            f"Imported from {channel.name} as {lifecycle.LABELS[status].lower()}"
+            + (" (history: stock not moved)" if history else ""),
+        )
+        lines: list[list[Any]] = []
+        for line in co.lines:
+            product_id = resolver.product_for(line.listing_id, line.sku)
+            holding = (
+                lifecycle.opening_holding(status, line.quantity)
+                if history and product_id is not None
+                else Holding()
+            )
+            lines.append([batch.new_line_id(), line, product_id, holding])
+        moved: set[int] = set()
+        closed = status in lifecycle.CLOSED
+        for entry in sorted(lines, key=lambda e: e[1].external_id):
+            line_id, line, product_id, holding = entry
+            if product_id is None and not closed:
+                product_id = resolver.product_for(line.listing_id, line.sku)
+                if product_id is not None:
+                    entry[2] = product_id
+                    if history:
+                        entry[3] = lifecycle.opening_holding(status, line.quantity)
+                        continue
+            if product_id is None:
+                continue
+            target = lifecycle.target_holding(status, line.quantity)
+            move = lifecycle.movement_between(holding, target)
+            if move.is_zero:
+                continue
+            self._move(product_id, channel.warehouse_id, move, f"order {status}", line_id)
+            entry[3] = target
+            moved.add(product_id)
+        held = (
+            not history
+            and status not in (S.CANCELLED, S.RETURNED)
+            and any(product_id is None and line.quantity > 0 for _, line, product_id, _ in lines)
+        )
+        batch.add_order(order_id, cols, held)
+        for line_id, line, product_id, holding in lines:
+            batch.lines.append(
+                (
+                    line_id,
+                    order_id,
+                    line.external_id,
+                    line.listing_id,
+                    line.sku,
+                    line.name,
+                    line.quantity,
+                    line.unit_price,
+                    product_id,
+                    channel.warehouse_id,
+                    holding.committed,
+                    holding.deducted,
+                )
+            )
+        result.committed_products |= moved
+        if held:
+            result.needs_mapping += 1
+        return order_id
 
     def _ingest_one(
         self,
@@ -130,33 +293,28 @@ class OrderBook:
         first_import: bool,
         resolver: _Resolver,
         result: IngestResult,
+        *,
+        fp: str | None = None,
+        row: sqlite3.Row | None = None,
+        looked_up: bool = False,
     ) -> int | None:
-        """Insert or update one order; returns its id, or None when nothing changed."""
+        """Insert or update one order; returns its id, or None when nothing changed.
+
+        ``row`` is the stored order when the caller already ``looked_up`` (None: new).
+        """
         conn = self.db.conn
-        fp = fingerprint(co)
-        row = conn.execute(
-            "SELECT id, status, fingerprint, history_only FROM orders WHERE channel_id = ? AND external_id = ?",
-            (channel.id, co.external_id),
-        ).fetchone()
+        fp = fp if fp is not None else fingerprint(co)
+        if not looked_up:
+            row = conn.execute(
+                "SELECT id, status, fingerprint, history_only FROM orders WHERE channel_id = ? AND external_id = ?",
+                (channel.id, co.external_id),
+            ).fetchone()
+        if row is not None and row["fingerprint"] == fp:
+            result.unchanged += 1
+            return None
         now = time.time()
-        customer = co.customer
-        common = dict(
-            number=co.number,
-            payment_status=str(co.payment_status),
-            total=co.total,
-            currency=co.currency,
-            customer_ref=customer.ref if customer else "",
-            customer_name=customer.name if customer else str(co.receiver.get("name", "")),
-            customer_email=customer.email if customer else "",
-            receiver=json.dumps(co.receiver, default=str),
-            channel_state=co.channel_state,
-            channel_updated_at=co.updated_at,
-            fingerprint=fp,
-            placed_at=co.created_at,
-            payment_method=co.payment_method,
-            raw=json.dumps(co.raw, default=str),
-            updated_at=now,
-        )
+        # Built only for orders that changed: the raw payload is the costly part.
+        common = self._order_fields(co, fp, now)
         if row is None:
             history = first_import and co.status in lifecycle.HISTORY_ON_FIRST_IMPORT
             cols = dict(
@@ -170,6 +328,8 @@ class OrderBook:
                 tracking_url=co.tracking_url,
                 invoice_number=co.invoice_number,
             )
+            if self._batch is not None:
+                cols = dict(id=self._batch.new_order_id(), **cols)
             order_id = conn.execute(
                 f"INSERT INTO orders ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
                 tuple(cols.values()),
@@ -184,9 +344,6 @@ class OrderBook:
             )
         else:
             order_id = row["id"]
-            if row["fingerprint"] == fp:
-                result.unchanged += 1
-                return None
             history = bool(row["history_only"])
             local = S(row["status"])
             status = merged_status(local, co.status)
@@ -217,9 +374,11 @@ class OrderBook:
             if existing is None:
                 product_id = resolver.product_for(line.listing_id, line.sku)
                 line_id = conn.execute(
-                    "INSERT INTO order_lines (order_id, external_id, listing_ref, sku, name, quantity,"
-                    " unit_price, product_id, warehouse_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO order_lines (id, order_id, external_id, listing_ref, sku, name,"
+                    " quantity, unit_price, product_id, warehouse_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
+                        self._batch.new_line_id() if self._batch is not None else None,
                         order_id,
                         line.external_id,
                         line.listing_id,
@@ -319,14 +478,7 @@ class OrderBook:
             move = lifecycle.movement_between(current, target)
             if move.is_zero:
                 continue
-            self.ledger.record(
-                product_id,
-                ln["warehouse_id"],
-                on_hand=move.on_hand,
-                committed=move.committed,
-                reason=f"order {status}",
-                order_line_id=ln["id"],
-            )
+            self._move(product_id, ln["warehouse_id"], move, f"order {status}", ln["id"])
             conn.execute(
                 "UPDATE order_lines SET committed = ?, deducted = ? WHERE id = ?",
                 (target.committed, target.deducted, ln["id"]),
@@ -345,10 +497,38 @@ class OrderBook:
         conn.execute("UPDATE orders SET needs_mapping = ? WHERE id = ?", (flag, order_id))
         return bool(flag)
 
+    def _move(
+        self, product_id: int, warehouse_id: int, move: Movement, reason: str, line_id: int
+    ) -> None:
+        """Record a line's stock movement: at once, or with the ingest batch's others."""
+        if self._batch is not None:
+            self._batch.movements.append(
+                (
+                    product_id,
+                    warehouse_id,
+                    move.on_hand,
+                    move.committed,
+                    reason,
+                    "",
+                    line_id,
+                    time.time(),
+                )
+            )
+            return
+        self.ledger.record(
+            product_id,
+            warehouse_id,
+            on_hand=move.on_hand,
+            committed=move.committed,
+            reason=reason,
+            order_line_id=line_id,
+        )
+
     def enqueue_stock_pushes(self, product_ids: set[int] | list[int]) -> int:
         listings = self.channels.linked_listings_of(sorted(product_ids))
-        for item in listings:
-            self.outbox.enqueue_stock(item["channel_id"], item["listing_id"])
+        self.outbox.enqueue_stock_many(
+            [(item["channel_id"], item["listing_id"]) for item in listings]
+        )
         return len(listings)
 
     def release_held(self, channel: Channel) -> int:
@@ -535,6 +715,9 @@ class OrderBook:
         return self.get(order_id)
 
     def _event(self, order_id: int, kind: str, message: str) -> None:
+        if self._batch is not None:  # written with the ingest's other rows, in this order
+            self._batch.events.append((order_id, kind, message, time.time()))
+            return
         self.db.conn.execute(
             "INSERT INTO order_events (order_id, kind, message, created_at) VALUES (?, ?, ?, ?)",
             (order_id, kind, message, time.time()),
@@ -682,8 +865,9 @@ class _Resolver:
         if key in self._cache:
             return self._cache[key]
         found = self._lookup(listing_ref, sku.strip())
-        if found is not None:
-            self._cache[key] = found  # unresolved answers may change within the batch
+        # Unresolved answers are kept too: within a batch only a link made by _lookup
+        # can change one, and making a link forgets them all.
+        self._cache[key] = found
         return found
 
     def _lookup(self, listing_ref: str, sku: str) -> int | None:
@@ -711,4 +895,96 @@ class _Resolver:
             return None
         if listing is not None:
             self.channels.link(listing["id"], product["id"], LinkMethod.SKU)
+            self._cache = {key: found for key, found in self._cache.items() if found is not None}
         return int(product["id"])
+
+
+class _IngestBatch:
+    """The rows one ``ingest`` call writes in bulk, and the ids it hands out.
+
+    New orders and their lines get their ids here, as SQLite would give them (the
+    next after the largest; the ingest holds the write lock, so nobody else inserts),
+    which lets movements and events name them before the rows are written. Events and
+    movements are kept in the order they happen. ``flush_rows`` must run before
+    anything reads orders or lines; ``flush`` writes everything (orders before the
+    lines, events and movements that refer to them).
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.seen: set[str] = set()  # external ids handled by this ingest
+        self.orders: list[tuple] = []
+        self.order_columns: tuple[str, ...] | None = None
+        self.lines: list[tuple] = []
+        self.events: list[tuple] = []
+        self.movements: list[tuple] = []
+        self._next_order_id: int | None = None
+        self._next_line_id: int | None = None
+
+    def stored_orders(self, channel_id: int, external_ids: list[str]) -> dict[str, sqlite3.Row]:
+        """The stored copies of these orders, read in a few queries instead of one each."""
+        found: dict[str, sqlite3.Row] = {}
+        unique = list(dict.fromkeys(external_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            for row in self.conn.execute(
+                "SELECT external_id, id, status, fingerprint, history_only FROM orders"
+                f" WHERE channel_id = ? AND external_id IN ({','.join('?' * len(chunk))})",
+                (channel_id, *chunk),
+            ):
+                found[row["external_id"]] = row
+        return found
+
+    def new_order_id(self) -> int:
+        if self._next_order_id is None:
+            self._next_order_id = self._max_id("orders") + 1
+        self._next_order_id += 1
+        return self._next_order_id - 1
+
+    def new_line_id(self) -> int:
+        if self._next_line_id is None:
+            self._next_line_id = self._max_id("order_lines") + 1
+        self._next_line_id += 1
+        return self._next_line_id - 1
+
+    def _max_id(self, table: str) -> int:
+        return int(self.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0)
+
+    def add_order(self, order_id: int, cols: dict[str, Any], needs_mapping: bool) -> None:
+        columns = ("id", *cols, "needs_mapping")
+        if self.order_columns is not None and columns != self.order_columns:
+            self.flush_rows()  # a different column set cannot share the statement
+        self.order_columns = columns
+        self.orders.append((order_id, *cols.values(), int(needs_mapping)))
+
+    def flush_rows(self) -> None:
+        """Write the pending orders and lines, so SQL sees them."""
+        if self.orders:
+            assert self.order_columns is not None
+            self.conn.executemany(
+                f"INSERT INTO orders ({', '.join(self.order_columns)})"
+                f" VALUES ({', '.join('?' * len(self.order_columns))})",
+                self.orders,
+            )
+            self.orders.clear()
+        if self.lines:
+            self.conn.executemany(
+                "INSERT INTO order_lines (id, order_id, external_id, listing_ref, sku, name,"
+                " quantity, unit_price, product_id, warehouse_id, committed, deducted)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                self.lines,
+            )
+            self.lines.clear()
+
+    def flush(self, ledger: Ledger) -> None:
+        """Write everything still pending, rows first (events and movements refer to them)."""
+        self.flush_rows()
+        if self.events:
+            self.conn.executemany(
+                "INSERT INTO order_events (order_id, kind, message, created_at) VALUES (?, ?, ?, ?)",
+                self.events,
+            )
+            self.events.clear()
+        if self.movements:
+            ledger.record_many(self.movements)
+            self.movements.clear()

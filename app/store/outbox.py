@@ -61,6 +61,27 @@ class Outbox:
                 (channel_id, str(listing_id), f"stock:{listing_id}", now, now, now),
             )
 
+    def enqueue_stock_many(self, targets: list[tuple[int, int]]) -> None:
+        """``enqueue_stock`` for many (channel_id, listing_id) pairs in one statement.
+
+        Each row keeps its own request time, as one call per listing would give it.
+        """
+        if not targets:
+            return
+        rows = []
+        for channel_id, listing_id in targets:
+            now = time.time()
+            rows.append((channel_id, str(listing_id), f"stock:{listing_id}", now, now, now))
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "INSERT INTO outbox (channel_id, kind, target, dedupe_key, next_attempt_at,"
+                " created_at, updated_at) VALUES (?, 'stock', ?, ?, ?, ?, ?)"
+                " ON CONFLICT (channel_id, dedupe_key) WHERE state = 'pending' AND dedupe_key IS NOT NULL"
+                " DO UPDATE SET updated_at = excluded.updated_at,"
+                " next_attempt_at = MIN(next_attempt_at, excluded.next_attempt_at)",
+                rows,
+            )
+
     def enqueue_order(
         self, channel_id: int, order_id: int, external_id: str, payload: dict[str, Any]
     ) -> int:
