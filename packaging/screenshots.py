@@ -71,7 +71,8 @@ def main() -> int:
     wait_for(lambda: all(s.state != "syncing" for s in bridge.states.values()) and bridge.states)
     pump(0.5)
     OUT.mkdir(parents=True, exist_ok=True)
-    for old in OUT.glob("*.png"):
+    # Only this script's own pictures are replaced; others (the mapping screens) stay.
+    for old in OUT.glob("0[1-9]-*.png"):
         old.unlink()
     for i, name in enumerate(SCREENS):
         window.go(name)

@@ -77,6 +77,7 @@ class Bridge(QObject):
         self._stopped = False
         self.receiver = None  # webhook receiver, started when a channel has a public address
         self._receiver_failed = False
+        self._new_listings_told: dict[str, int] = {}
 
     # -- running work on the engine thread -----------------------------------------------
     def _install_progress(self, hub: Hub) -> None:
@@ -276,6 +277,7 @@ class Bridge(QObject):
                     "Stock is reserved for them.",
                     "info",
                 )
+            self._announce_new_listings(name)
             waiting = report.get("needs_mapping", 0)
             if waiting and self.settings.get("notify_problems"):
                 self.notify.emit(
@@ -283,6 +285,27 @@ class Bridge(QObject):
                     "Link the products under Products to release them.",
                     "warning",
                 )
+
+    def _announce_new_listings(self, name: str) -> None:
+        """A listing that appeared after set-up needs the merchant: say so once."""
+        if not self.settings.get("notify_problems"):
+            return
+        count = int(
+            self.reader.scalar(
+                "SELECT COUNT(*) FROM listings l JOIN channels c ON c.id = l.channel_id"
+                " WHERE c.name = ? AND l.is_new = 1 AND l.ignored = 0"
+                " AND NOT EXISTS (SELECT 1 FROM product_links pl WHERE pl.listing_id = l.id)",
+                (name,),
+            )
+            or 0
+        )
+        if count and count != self._new_listings_told.get(name):
+            self.notify.emit(
+                f"{count} new listing{'s' if count != 1 else ''} on {name}",
+                "Link them to your products under Products so their stock is kept in step.",
+                "warning",
+            )
+        self._new_listings_told[name] = count
 
     def overall_state(self) -> str:
         states = {s.state for s in self.states.values()}

@@ -7,7 +7,7 @@ import pytest
 from app.channels.selldone.sandbox import SelldoneSandbox
 from app.ui import bridge as bridge_mod
 from app.ui.bridge import PAUSED, Bridge
-from tests.ui.helpers import CHANNEL, connected_bridge
+from tests.ui.helpers import CHANNEL, connected_bridge, on_engine
 
 
 @pytest.fixture
@@ -95,5 +95,31 @@ def test_failed_sync_is_reported_once(qtbot, tmp_path, box):
                 bridge.sync_channel(CHANNEL)
         assert len(errors) == 1 and box.token not in errors[0]
         assert bridge.overall_state() == "error"
+    finally:
+        bridge.stop()
+
+
+def test_a_listing_added_after_set_up_is_announced_once(qtbot, tmp_path, box):
+    bridge = connected_bridge(tmp_path, box)
+    try:
+        new_id = max(box.products) + 1
+        template = next(
+            p for p in box.products.values() if p.get("sku") and not p.get("product_variants")
+        )
+        box.products[new_id] = dict(template, id=new_id, sku="NEW-SCARF-1", title="New scarf")
+        on_engine(
+            bridge,
+            lambda hub: hub.channels.set_cursor(hub.channels.get(CHANNEL).id, "listings", "0"),
+        )
+        notices = []
+        bridge.notify.connect(lambda title, msg, kind: notices.append(title))
+        for _ in range(2):
+            with qtbot.waitSignal(bridge.sync_finished, timeout=10000):
+                bridge.sync_channel(CHANNEL)
+            on_engine(
+                bridge,
+                lambda hub: hub.channels.set_cursor(hub.channels.get(CHANNEL).id, "listings", "0"),
+            )
+        assert notices.count(f"1 new listing on {CHANNEL}") == 1
     finally:
         bridge.stop()
