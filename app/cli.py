@@ -199,6 +199,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=0)
     serve.add_argument("--seed", type=int, default=1)
     serve.add_argument("--extra-orders", type=int, default=0)
+    serve.add_argument(
+        "--faults",
+        help="inject faults, e.g. rate=0.2,kinds=500+503+429+reset+truncate+malformed,seed=7",
+    )
     return p
 
 
@@ -664,6 +668,13 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
     spec = registry.platform(args.platform)
     box = spec.sandbox_class()(seed=args.seed, port=args.port, extra_orders=args.extra_orders)
+    if args.faults:
+        from app.channels.faults import FaultPlan, FaultSpecError
+
+        try:
+            box.set_fault_plan(FaultPlan.parse(args.faults))
+        except FaultSpecError as exc:
+            raise CliError(f"--faults: {exc}") from None
     url = box.start()
     account = getattr(box, "shop_id", None)
     where = f"  {spec.account_label} {account}" if account is not None else ""

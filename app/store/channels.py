@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -276,6 +277,11 @@ class ChannelRepo:
     def quarantine(self, channel_id: int, item: QuarantinedItem) -> None:
         now = time.time()
         raw = item.raw if isinstance(item.raw, str) else json.dumps(item.raw, default=str)
+        external_id = str(item.external_id or "").strip()
+        if external_id in ("", "?"):
+            # Records without an id must not overwrite each other: key them by content.
+            external_id = "?" + hashlib.sha1(raw.encode("utf-8", "replace")).hexdigest()[:12]
+            item = QuarantinedItem(item.kind, external_id, item.reason, item.raw)
         with self.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO quarantine (channel_id, kind, external_id, reason, raw, first_seen,"

@@ -18,7 +18,8 @@ from app import secrets
 from app.channels import registry
 from app.channels.base import CAP_LISTINGS, ChannelClient
 from app.channels.errors import AuthFailed, ChannelError
-from app.core.models import OrderPush, OrderStatus
+from app.core.models import OrderPush, OrderStatus, QuarantinedItem
+from app.core.validation import order_problem
 from app.store.channels import Channel
 from app.store.db import Database
 from app.store.mapping import MappingRepo
@@ -155,9 +156,20 @@ class SyncEngine:
             client: ChannelClient | None = None
             try:
                 client = self.client_factory(channel)
-                await self._pull_listings(client, channel, report)
-                await self._pull_orders(client, channel, report)
-                await self._ensure_webhook(client, channel)
+                try:
+                    await self._pull_listings(client, channel, report)
+                    await self._pull_orders(client, channel, report)
+                    await self._ensure_webhook(client, channel)
+                except ChannelError as exc:
+                    if isinstance(exc, AuthFailed):
+                        raise
+                    # Orders could not be read, but what is queued still goes out: a
+                    # channel whose order list is down must still get its stock.
+                    drained = await self._drain(client, channel)
+                    report.pushes_sent += drained.sent
+                    report.pushes_retrying += drained.retrying
+                    report.pushes_failed += drained.failed
+                    raise
                 drained = await self._drain(client, channel)
                 report.pushes_sent += drained.sent
                 report.pushes_retrying += drained.retrying
@@ -287,6 +299,7 @@ class SyncEngine:
         since = float(cursor) if cursor is not None else None
         first_import = not channel.first_import_done
         rules = registry.rules(channel.platform)
+        pull_started = time.time()
         latest = since
         if hasattr(client, "history_cursor"):
             # RetailCRM: changes are read from its history, after the last entry seen.
@@ -306,6 +319,17 @@ class SyncEngine:
             for item in page.quarantined:
                 self.book.channels.quarantine(channel.id, item)
                 report.quarantined += 1
+            good = []
+            for order in page.orders:
+                problem = order_problem(order)
+                if problem is None:
+                    good.append(order)
+                    continue
+                self.book.channels.quarantine(
+                    channel.id, QuarantinedItem("order", order.external_id, problem, order.raw)
+                )
+                report.quarantined += 1
+            page.orders = good
             if page.orders:
                 result = self.book.ingest(
                     channel, page.orders, first_import=first_import, rules=rules
@@ -324,6 +348,9 @@ class SyncEngine:
                 report.orders_created + report.orders_updated + report.orders_unchanged,
             )
         if latest is not None:
+            # A channel clock (or a hostile order) far in the future must not freeze the
+            # cursor there: later orders would never be asked for.
+            latest = min(latest, pull_started)
             self.book.channels.set_cursor(channel.id, "orders", repr(latest))
         if getattr(client, "history_cursor", None) is not None:
             self.book.channels.set_cursor(channel.id, "orders-history", str(client.history_cursor))

@@ -83,7 +83,7 @@ def number(value: Any, what: str, *, default: float | None = None) -> float:
         raise PayloadError(f"{what} is not a number ({value!r})")
     try:
         result = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PayloadError(f"{what} is not a number ({value!r})") from None
     if result != result or result in (float("inf"), float("-inf")):
         raise PayloadError(f"{what} is not a finite number ({value!r})")
@@ -99,7 +99,7 @@ def parse_id(value: Any, what: str) -> str:
             return str(int(value))
         raise PayloadError(f"{what} is not an id ({value!r})")
     raw = text(value)
-    if isinstance(value, int) or raw.isdigit():
+    if isinstance(value, int) or (raw.isascii() and raw.isdigit()):
         return str(int(raw))
     raise PayloadError(f"{what} is not an id ({value!r})")
 
@@ -286,7 +286,10 @@ def order_from_payload(
     if not isinstance(order, dict):
         raise PayloadError("an order is not an object")
     order_id = parse_id(order.get("id"), "order id")
-    lines = [order_line(item, i) for i, item in enumerate(as_rows(order.get("items")))]
+    items = order.get("items")
+    if items is not None and not isinstance(items, (list, dict)):
+        raise PayloadError(f"the order's items are not a list ({type(items).__name__})")
+    lines = [order_line(item, i) for i, item in enumerate(as_rows(items))]
     stamps = [s for s in (updated_at, order_updated_at(order, tz)) if s is not None]
     if not stamps:
         raise PayloadError(f"order {order_id} has no date")

@@ -20,6 +20,7 @@ field, so those pushes succeed only when Sellar already shows the result.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import math
@@ -254,10 +255,15 @@ class SellarClient:
     ) -> tuple[OrderPage, bool]:
         """Map one page; the bool says paging may stop (watermark or known front reached)."""
         page = OrderPage(orders=[])
+        # Rows older than the watermark end the pass, but only after the whole page: a
+        # page's rows are not always in order, and stopping at the first old row would
+        # skip newer ones behind it.
+        reached = False
         for row in rows:
             row_id, updated = _row_key(row)
             if cutoff is not None and updated is not None and updated < cutoff:
-                return page, True  # newest first: everything after this is older still
+                reached = True
+                continue
             if (
                 row_id is not None
                 and updated is not None
@@ -269,7 +275,11 @@ class SellarClient:
             try:
                 order = mapping.order_from_payload(row)
             except PayloadError as exc:
-                external_id = row_id or "?"
+                # Rows without an id are told apart by their content, so each is kept.
+                external_id = (
+                    row_id
+                    or "?" + hashlib.sha1(repr(row).encode("utf-8", "replace")).hexdigest()[:12]
+                )
                 if row_id is not None and updated is not None:
                     seen[row_id] = updated
                 if external_id not in refused:
@@ -283,7 +293,7 @@ class SellarClient:
                 continue
             seen[order.external_id] = order.updated_at
             page.orders.append(order)
-        return page, False
+        return page, reached
 
     async def fetch_order(self, order_id: str | int) -> ChannelOrder:
         """One order by id, e.g. after a webhook named it (raises NotFound if unknown)."""
@@ -471,7 +481,11 @@ class SellarClient:
             raise Rejected(f"Sellar order {order_id} is cancelled")
 
     async def _put_order(self, order_id: str, body: dict[str, Any]) -> dict[str, Any]:
-        answer = await self._call("PUT", f"/orders/{order_id}", json=body, what=f"order {order_id}")
+        # Not retried blindly: these writes carry "now" (dispatchedAt, paidAt…), so a lost
+        # answer is settled by the outbox reading the order again before writing.
+        answer = await self._call(
+            "PUT", f"/orders/{order_id}", json=body, what=f"order {order_id}", idempotent=False
+        )
         order = mapping.unwrap(answer)
         if not isinstance(order, dict):
             raise PayloadError(f"Sellar's answer for order {order_id} has no order in it")
@@ -561,10 +575,11 @@ class SellarClient:
         params: Any = None,
         json: Any = None,
         what: str,
+        idempotent: bool | None = None,
     ) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"} if json is not None else None
         response = await self._session.request(
-            method, path, params=params, json=json, headers=headers
+            method, path, params=params, json=json, headers=headers, idempotent=idempotent
         )
         return self._read(response, what=what)
 

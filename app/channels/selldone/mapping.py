@@ -85,7 +85,7 @@ def _number(value: Any, what: str, *, default: float | None = None) -> float:
         raise PayloadError(f"{what} is not a number ({value!r})")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PayloadError(f"{what} is not a number ({value!r})") from None
     if number != number or number in (float("inf"), float("-inf")):
         raise PayloadError(f"{what} is not a finite number ({value!r})")
@@ -99,7 +99,7 @@ def parse_id(value: Any, what: str) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     text = _text(value)
-    if isinstance(value, int) or text.isdigit():
+    if isinstance(value, int) or (text.isascii() and text.isdigit()):
         return str(int(text))
     raise PayloadError(f"{what} is not an id ({value!r})")
 

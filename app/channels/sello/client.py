@@ -319,10 +319,15 @@ class SelloClient:
         return mapping.order_from_payload(order, rows, statuses, self.status_map)
 
     async def _complete_into(self, page: OrderPage, order_id: str, item: dict[str, Any]) -> None:
-        """Map one listed order, fetching its rows when the list item lacks them."""
+        """Map one listed order, fetching its rows when the list item lacks them.
+
+        A garbled *answer* while reading the rows is a transient fault: it ends the pass
+        (the cursor stays, the next sync reads the order again). Only an order whose own
+        data cannot be mapped, or that is gone, is set aside.
+        """
+        order = item
+        rows = item.get("rows") if isinstance(item, dict) else None
         try:
-            order = item
-            rows = item.get("rows") if isinstance(item, dict) else None
             # An empty list means "no rows" only when the order says it has none.
             if not isinstance(rows, list) or (
                 not rows and item.get("row_count") not in (None, 0, "0")
@@ -331,6 +336,13 @@ class SelloClient:
                 rows = order.get("rows")
                 if not isinstance(rows, list):
                     rows = await self._order_rows(order_id)
+        except NotFound as exc:
+            log.warning("order %s quarantined: %s", order_id, exc.message)
+            page.quarantined.append(
+                QuarantinedItem(kind="order", external_id=order_id, reason=exc.message, raw=item)
+            )
+            return
+        try:
             statuses = await self._status_table(_status_id(order))
             page.orders.append(mapping.order_from_payload(order, rows, statuses, self.status_map))
         except (PayloadError, NotFound) as exc:

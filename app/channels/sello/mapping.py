@@ -64,7 +64,7 @@ def number(value: Any, what: str, *, default: float | None = None) -> float:
         raise PayloadError(f"{what} is not a number ({value!r})")
     try:
         result = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PayloadError(f"{what} is not a number ({value!r})") from None
     if result != result or result in (float("inf"), float("-inf")):
         raise PayloadError(f"{what} is not a finite number ({value!r})")
@@ -78,7 +78,7 @@ def parse_id(value: Any, what: str) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     raw = text(value)
-    if isinstance(value, int) or raw.isdigit():
+    if isinstance(value, int) or (raw.isascii() and raw.isdigit()):
         return str(int(raw))
     raise PayloadError(f"{what} is not an id ({value!r})")
 
@@ -476,7 +476,7 @@ def _meta_total(body: Mapping[str, Any]) -> int | None:
     total = meta.get("total") if isinstance(meta, Mapping) else body.get("total")
     try:
         return None if total is None else int(float(total))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 

@@ -65,7 +65,7 @@ def parse_id(value: Any, what: str) -> str:
             return str(int(value))
         raise PayloadError(f"{what} is not an id ({value!r})")
     raw = text(value)
-    if isinstance(value, int) or raw.isdigit():
+    if isinstance(value, int) or (raw.isascii() and raw.isdigit()):
         return str(int(raw))
     raise PayloadError(f"{what} is not an id ({value!r})")
 
@@ -80,7 +80,7 @@ def parse_decimal(value: Any, what: str, *, default: float | None = None) -> flo
         raise PayloadError(f"{what} is not a number ({value!r})")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise PayloadError(f"{what} is not a number ({value!r})") from None
     if not math.isfinite(number):
         raise PayloadError(f"{what} is not a finite number ({value!r})")
@@ -186,7 +186,7 @@ def parse_pagination(header: str | None) -> Pagination | None:
             out_of_bounds=parse_bool(data.get("out_of_bounds")),
             offset=int(data.get("offset") or 0),
         )
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
