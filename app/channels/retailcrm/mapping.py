@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from app.channels.errors import PayloadError
+from app.channels.values import number, text
 from app.core.models import (
     ChannelCustomer,
     ChannelListing,
@@ -54,11 +55,6 @@ _REFUNDED = "returned"
 # --- small readers -------------------------------------------------------------------
 
 
-def text(value: Any) -> str:
-    """A stripped string; None becomes empty."""
-    return "" if value is None else str(value).strip()
-
-
 def as_dict(value: Any) -> dict[str, Any]:
     """The value if it is an object; PHP sends ``[]`` for empty maps, which becomes {}."""
     return value if isinstance(value, dict) else {}
@@ -71,23 +67,6 @@ def as_rows(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return list(value.values())
     return []
-
-
-def number(value: Any, what: str, *, default: float | None = None) -> float:
-    """A finite float from a number or numeric string; ``default`` when null or missing."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if default is None:
-            raise PayloadError(f"{what} is missing")
-        return default
-    if isinstance(value, bool):  # a flag is not an amount, although bool is an int
-        raise PayloadError(f"{what} is not a number ({value!r})")
-    try:
-        result = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise PayloadError(f"{what} is not a number ({value!r})") from None
-    if result != result or result in (float("inf"), float("-inf")):
-        raise PayloadError(f"{what} is not a finite number ({value!r})")
-    return result
 
 
 def parse_id(value: Any, what: str) -> str:

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.channels.errors import PayloadError
+from app.channels.values import number as _number
+from app.channels.values import text as _text
 from app.core.models import (
     ChannelCustomer,
     ChannelListing,
@@ -51,31 +53,8 @@ def unwrap(body: Any) -> Any:
     return body
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    return str(value).strip()
-
-
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def _number(value: Any, what: str, *, default: float | None = None) -> float:
-    """A float from a number or numeric string; ``default`` when null or missing."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if default is None:
-            raise PayloadError(f"{what} is missing")
-        return default
-    if isinstance(value, bool):  # a flag is not a quantity, even though bool is an int
-        raise PayloadError(f"{what} is not a number ({value!r})")
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise PayloadError(f"{what} is not a number ({value!r})") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise PayloadError(f"{what} is not a finite number ({value!r})")
-    return number
 
 
 def _money(value: Any, what: str) -> float:

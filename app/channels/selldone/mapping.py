@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.channels.errors import PayloadError
+from app.channels.values import number as _number
+from app.channels.values import text as _text
 from app.core.models import (
     ChannelCustomer,
     ChannelListing,
@@ -66,30 +68,6 @@ _MILLIS_THRESHOLD = 100_000_000_000
 
 
 # --- small readers -------------------------------------------------------------------
-
-
-def _text(value: Any) -> str:
-    """A display string from a value that may be null, a number or a string."""
-    if value is None:
-        return ""
-    return str(value).strip()
-
-
-def _number(value: Any, what: str, *, default: float | None = None) -> float:
-    """A float from a number or numeric string; ``default`` when null or missing."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if default is None:
-            raise PayloadError(f"{what} is missing")
-        return default
-    if isinstance(value, bool):  # bool is an int subclass; a flag is not a quantity
-        raise PayloadError(f"{what} is not a number ({value!r})")
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise PayloadError(f"{what} is not a number ({value!r})") from None
-    if number != number or number in (float("inf"), float("-inf")):
-        raise PayloadError(f"{what} is not a finite number ({value!r})")
-    return number
 
 
 def parse_id(value: Any, what: str) -> str:

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.channels.errors import PayloadError
+from app.channels.values import number, text
 from app.core.models import (
     ChannelCustomer,
     ChannelListing,
@@ -45,30 +46,6 @@ _NAME_LANGUAGES: tuple[str, ...] = ("en", "sv", "no", "da", "fi", "de")
 
 
 # --- small readers -------------------------------------------------------------------
-
-
-def text(value: Any) -> str:
-    """A display string from a value that may be null, a number or a string."""
-    if value is None:
-        return ""
-    return str(value).strip()
-
-
-def number(value: Any, what: str, *, default: float | None = None) -> float:
-    """A float from a number or numeric string; ``default`` when null or empty."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if default is None:
-            raise PayloadError(f"{what} is missing")
-        return default
-    if isinstance(value, bool):  # bool is an int subclass; a flag is not an amount
-        raise PayloadError(f"{what} is not a number ({value!r})")
-    try:
-        result = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise PayloadError(f"{what} is not a number ({value!r})") from None
-    if result != result or result in (float("inf"), float("-inf")):
-        raise PayloadError(f"{what} is not a finite number ({value!r})")
-    return result
 
 
 def parse_id(value: Any, what: str) -> str:
