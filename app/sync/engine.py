@@ -76,6 +76,11 @@ class SyncReport:
             parts.append(f"{self.pushes_failed} failed")
         return ", ".join(parts)
 
+    def count_pushes(self, drained: DrainOutcome) -> None:
+        self.pushes_sent += drained.sent
+        self.pushes_retrying += drained.retrying
+        self.pushes_failed += drained.failed
+
     def as_dict(self) -> dict:
         return asdict(self)
 
@@ -88,9 +93,6 @@ def default_client_factory(channel: Channel) -> ChannelClient:
     return spec.make_client(
         channel.base_url, channel.account, channel.settings, secrets.load(channel.name)
     )
-
-
-_Drain = DrainOutcome
 
 
 class SyncEngine:
@@ -165,15 +167,9 @@ class SyncEngine:
                         raise
                     # Orders could not be read, but what is queued still goes out: a
                     # channel whose order list is down must still get its stock.
-                    drained = await self._drain(client, channel)
-                    report.pushes_sent += drained.sent
-                    report.pushes_retrying += drained.retrying
-                    report.pushes_failed += drained.failed
+                    report.count_pushes(await self._drain(client, channel))
                     raise
-                drained = await self._drain(client, channel)
-                report.pushes_sent += drained.sent
-                report.pushes_retrying += drained.retrying
-                report.pushes_failed += drained.failed
+                report.count_pushes(await self._drain(client, channel))
             except (ChannelError, secrets.MissingSecret, secrets.SecretStoreUnavailable) as exc:
                 report.ok = False
                 report.error = _merchant_text(exc)
@@ -357,7 +353,7 @@ class SyncEngine:
         if first_import:
             self.book.channels.mark_first_import_done(channel.id)
 
-    async def drain(self, name: str) -> _Drain:
+    async def drain(self, name: str) -> DrainOutcome:
         """Send what is queued for one channel, without pulling."""
         async with self._lock(name):
             channel = self.book.channels.get(name)
@@ -367,8 +363,8 @@ class SyncEngine:
             finally:
                 await client.aclose()
 
-    async def _drain(self, client: ChannelClient, channel: Channel) -> _Drain:
-        outcome = _Drain()
+    async def _drain(self, client: ChannelClient, channel: Channel) -> DrainOutcome:
+        outcome = DrainOutcome()
         outbox = self.book.outbox
 
         def failed(row: OutboxRow, exc: BaseException) -> None:

@@ -7,7 +7,7 @@ own buffer, never below zero), so a queued push always carries the latest value.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from app.channels.base import CAP_STOCK_BATCH, CAP_STOCK_PUSH, ChannelClient
@@ -174,6 +174,3 @@ class StockPusher:
         if self.book.outbox.mark_done(target.row):
             outcome.sent += 1
             progress()
-
-
-Sender = Callable[[OutboxRow], Awaitable[str | None]]
