@@ -26,8 +26,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.channels.errors import PayloadError
+from app.channels.values import identifier as parse_id
 from app.channels.values import number as _number
 from app.channels.values import text as _text
+from app.channels.values import timestamp as parse_timestamp
 from app.core.models import (
     ChannelCustomer,
     ChannelListing,
@@ -60,48 +62,6 @@ def _mapping(value: Any) -> dict[str, Any]:
 def _money(value: Any, what: str) -> float:
     """Pence (an integer, maybe as a string) as a currency amount; null counts as 0."""
     return round(_number(value, what, default=0.0) / 100.0, 2)
-
-
-def parse_id(value: Any, what: str) -> str:
-    """A Sellar integer id (int, digit string, integral float) as its canonical string."""
-    if value is None or isinstance(value, bool) or _text(value) == "":
-        raise PayloadError(f"{what} is missing")
-    if isinstance(value, float):
-        if value.is_integer() and value >= 0:
-            return str(int(value))
-        raise PayloadError(f"{what} is not an id ({value!r})")
-    text = _text(value)
-    if isinstance(value, int) or (text.isascii() and text.isdigit()):
-        return str(int(text))
-    raise PayloadError(f"{what} is not an id ({value!r})")
-
-
-def parse_timestamp(value: Any, what: str = "timestamp") -> float | None:
-    """Unix seconds from Sellar's ISO date-time (``2024-05-02T09:14:03.000Z``); null → None.
-
-    Offsets and dates without a time are accepted; a naive time means UTC.
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        # Not Sellar's format, but an epoch is unambiguous: milliseconds above 1e11.
-        seconds = float(value)
-        return seconds / 1000.0 if seconds > 100_000_000_000 else seconds
-    text = str(value).strip()
-    if not text:
-        return None
-    cleaned = text[:-1] + "+00:00" if text[-1] in "Zz" else text
-    head, dot, tail = cleaned.partition(".")
-    if dot:  # Python takes at most microseconds; trim longer fractions
-        digits = len(tail) - len(tail.lstrip("0123456789"))
-        cleaned = head + "." + tail[: min(digits, 6)] + tail[digits:]
-    try:
-        parsed = datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise PayloadError(f"{what} is not a date ({text!r})") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def format_timestamp(seconds: float) -> str:

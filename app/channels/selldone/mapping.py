@@ -13,12 +13,13 @@ naming the field when a payload cannot be trusted.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from app.channels.errors import PayloadError
+from app.channels.values import identifier as parse_id
 from app.channels.values import number as _number
 from app.channels.values import text as _text
+from app.channels.values import timestamp as parse_timestamp
 from app.core.models import (
     ChannelCustomer,
     ChannelListing,
@@ -63,23 +64,9 @@ _STATE_TO_STATUS = {
 }
 # Variant dimensions, in the order the dashboard shows them.
 _VARIANT_DIMENSIONS = ("color", "style", "volume", "weight", "pack", "type")
-# Above this a numeric timestamp is in milliseconds (1e11 s is the year 5138).
-_MILLIS_THRESHOLD = 100_000_000_000
 
 
 # --- small readers -------------------------------------------------------------------
-
-
-def parse_id(value: Any, what: str) -> str:
-    """A Selldone id (int, or a string of digits) as the canonical string."""
-    if value is None or isinstance(value, bool) or _text(value) == "":
-        raise PayloadError(f"{what} is missing")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    text = _text(value)
-    if isinstance(value, int) or (text.isascii() and text.isdigit()):
-        return str(int(text))
-    raise PayloadError(f"{what} is not an id ({value!r})")
 
 
 def parse_optional_id(value: Any, what: str) -> str | None:
@@ -91,46 +78,6 @@ def parse_optional_id(value: Any, what: str) -> str | None:
 
 def _mapping(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
-
-
-def parse_timestamp(value: Any, what: str = "timestamp") -> float | None:
-    """Unix seconds from a Laravel datetime, an ISO string or an epoch (s or ms).
-
-    Accepts ``2025-03-14T09:21:07.000000Z``, ``+00:00`` offsets, no fraction,
-    ``2025-03-14 09:21:07`` (naive means UTC, as Laravel stores it), and integers or
-    digit strings. Null or empty gives None.
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        text = str(value).strip()
-        if not text:
-            return None
-        try:
-            seconds = float(text)
-        except ValueError:
-            return _parse_iso(text, what)
-    if seconds > _MILLIS_THRESHOLD:
-        seconds /= 1000.0
-    return seconds
-
-
-def _parse_iso(text: str, what: str) -> float:
-    cleaned = text[:-1] + "+00:00" if text[-1] in "Zz" else text
-    # Python's parser takes at most microseconds; trim longer fractions (nanoseconds).
-    head, dot, tail = cleaned.partition(".")
-    if dot:
-        digits = len(tail) - len(tail.lstrip("0123456789"))
-        cleaned = head + "." + tail[: min(digits, 6)] + tail[digits:]
-    try:
-        parsed = datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise PayloadError(f"{what} is not a date ({text!r})") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 # --- products and listings -----------------------------------------------------------

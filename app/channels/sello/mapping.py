@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from app.channels.errors import PayloadError
+from app.channels.values import identifier as parse_id
 from app.channels.values import number, text
+from app.channels.values import timestamp as parse_timestamp
 from app.core.models import (
     ChannelCustomer,
     ChannelListing,
@@ -35,8 +36,6 @@ from app.core.models import (
     PaymentStatus,
 )
 
-# Above this a numeric timestamp is in milliseconds (1e11 s is the year 5138).
-_MILLIS_THRESHOLD = 100_000_000_000
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"0", "false", "no", "off", ""})
 # Product properties that hold a barcode, in the order we prefer them.
@@ -46,18 +45,6 @@ _NAME_LANGUAGES: tuple[str, ...] = ("en", "sv", "no", "da", "fi", "de")
 
 
 # --- small readers -------------------------------------------------------------------
-
-
-def parse_id(value: Any, what: str) -> str:
-    """A Sello id (int, float with no fraction, or a string of digits) as a string."""
-    if value is None or isinstance(value, bool) or text(value) == "":
-        raise PayloadError(f"{what} is missing")
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    raw = text(value)
-    if isinstance(value, int) or (raw.isascii() and raw.isdigit()):
-        return str(int(raw))
-    raise PayloadError(f"{what} is not an id ({value!r})")
 
 
 def optional_id(value: Any, what: str) -> str | None:
@@ -81,46 +68,6 @@ def flag(value: Any, what: str) -> bool:
     if word in _FALSE_WORDS:
         return False
     raise PayloadError(f"{what} is not a true/false flag ({value!r})")
-
-
-def parse_timestamp(value: Any, what: str = "timestamp") -> float | None:
-    """Unix seconds from any timestamp form Sello uses; None for null or empty.
-
-    Accepts ``2016-12-14T10:41:40+01:00``, ``2014-12-03T00:00:00.000Z``,
-    ``2016-12-14 10:53:09`` (no zone: read as UTC, the zone Sello documents for its
-    history timestamps) and epoch numbers in seconds or milliseconds.
-    """
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        seconds = float(value)
-    else:
-        raw = str(value).strip()
-        if not raw:
-            return None
-        try:
-            seconds = float(raw)
-        except ValueError:
-            return _parse_iso(raw, what)
-    if seconds > _MILLIS_THRESHOLD:
-        seconds /= 1000.0
-    return seconds
-
-
-def _parse_iso(raw: str, what: str) -> float:
-    cleaned = raw[:-1] + "+00:00" if raw[-1] in "Zz" else raw
-    # Python reads at most microseconds; trim longer fractions.
-    head, dot, tail = cleaned.partition(".")
-    if dot:
-        digits = len(tail) - len(tail.lstrip("0123456789"))
-        cleaned = head + "." + tail[: min(digits, 6)] + tail[digits:]
-    try:
-        parsed = datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise PayloadError(f"{what} is not a date ({raw!r})") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def unwrap(body: Any) -> Any:
