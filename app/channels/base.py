@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 from app.core.models import ChannelListing, OrderPage, OrderPush, ShopInfo
+
+if TYPE_CHECKING:
+    from app.channels.http_util import HttpSession
 
 # Capability names a client may declare in ``capabilities``.
 CAP_ORDERS = "orders"
@@ -61,3 +64,18 @@ class BatchStockClient(Protocol):
     async def push_stock_batch(self, items: list[tuple[ChannelListing, float]]) -> list[str]:
         """Set many listings' quantities; returns the external ids the channel did not know."""
         ...
+
+
+class SessionClient:
+    """Base of the clients that talk through one HttpSession: closing and ``async with``."""
+
+    _session: HttpSession
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._session.aclose()

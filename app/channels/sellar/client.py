@@ -83,7 +83,7 @@ _NO_SUCH_PUSH = {
 _MISSING_WORDS = ("does not exist", "not exist", "not found")
 
 
-class SellarClient:
+class SellarClient(base.SessionClient):
     """One Sellar supplier account, reached with its developer API key."""
 
     platform = "sellar"
@@ -144,15 +144,6 @@ class SellarClient:
             transport=transport,
             secrets=(key,),
         )
-
-    async def __aenter__(self) -> SellarClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._session.aclose()
 
     # --- connection ------------------------------------------------------------------
 

@@ -84,7 +84,7 @@ def erp_token_link(scopes: Sequence[str] = ERP_SCOPES, locale_host: str | None =
     return f"{url}?{query}"
 
 
-class SelldoneClient:
+class SelldoneClient(base.SessionClient):
     """One Selldone shop, reached with an ERP Bridge token."""
 
     platform = "selldone"
@@ -137,15 +137,6 @@ class SelldoneClient:
             transport=transport,
             secrets=(token,),
         )
-
-    async def __aenter__(self) -> SelldoneClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._session.aclose()
 
     # --- connection ------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ DEFAULT_OVERLAP_SECONDS = 120
 _SAME_TIME = 0.0005
 
 
-class SelloClient:
+class SelloClient(base.SessionClient):
     """One Sello account, reached with an API key."""
 
     platform = "sello"
@@ -161,15 +161,6 @@ class SelloClient:
         self._request_lock = asyncio.Lock()
         self._statuses: dict[str, SelloStatus] | None = None
         self._status_refreshes: set[str] = set()
-
-    async def __aenter__(self) -> SelloClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._session.aclose()
 
     @property
     def rate_limit(self) -> RateLimitState:
