@@ -199,7 +199,7 @@ def test_example_lines_take_codes_from_variant_or_product():
     assert (socks.sku, socks.mpn, socks.barcode) == ("SOCK-MER-BLK-42", "MX-4402", "4006381333931")
     assert socks.quantity == 2
     assert socks.unit_price == pytest.approx(19.95)
-    assert socks.name == "Merino Crew Socks (#101010 / 42-45)"
+    assert socks.name == "Merino Crew Socks (Black / 42-45)"
 
     assert wash.listing_id == "7004"
     assert (wash.sku, wash.mpn, wash.barcode) == ("WASH-250", "WW250", "")
@@ -517,7 +517,7 @@ def test_product_with_variants_is_one_listing_per_variant():
     assert listings[0].barcode == "4006381333931"
     assert listings[1].mpn == ""
     assert [item.quantity for item in listings] == [58.0, 0.0]
-    assert listings[0].name == "Merino Crew Socks (#101010 / 42-45)"
+    assert listings[0].name == "Merino Crew Socks (Black / 42-45)"
 
 
 def test_deleted_variants_are_left_out():
@@ -566,3 +566,21 @@ def test_listing_id_for_item_matches_listing_ids():
     assert listing_id_for_item({"product_id": 7004}) == "7004"
     with pytest.raises(PayloadError, match="line product_id is missing"):
         listing_id_for_item({"variant_id": 3})
+
+
+@pytest.mark.parametrize(
+    ("code", "name"),
+    [
+        ("#101010", "Black"),
+        ("#3b3b3b", "Dark grey"),
+        ("#fff", "White"),
+        ("#e8dcc8", "Cream"),
+        ("#d2b48c", "Beige"),
+        ("#1a2a6c", "Navy"),
+        ("#c62828", "Red"),
+        ("Charcoal", "Charcoal"),
+        ("#12345", "#12345"),
+    ],
+)
+def test_hex_colours_get_everyday_names(code, name):
+    assert mapping.colour_name(code) == name

@@ -95,9 +95,58 @@ def listing_id_for_item(item: dict[str, Any]) -> str:
     return listing_external_id(product_id, variant_id)
 
 
+# Selldone stores a variant's colour as a hex code; merchants read names. The nearest of
+# these everyday colours names it (the code itself stays on the channel).
+_COLOUR_NAMES: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("Black", (0x00, 0x00, 0x00)),
+    ("Dark grey", (0x40, 0x40, 0x40)),
+    ("Grey", (0x80, 0x80, 0x80)),
+    ("Light grey", (0xC8, 0xC8, 0xC8)),
+    ("White", (0xFF, 0xFF, 0xFF)),
+    ("Red", (0xD3, 0x2F, 0x2F)),
+    ("Dark red", (0x80, 0x10, 0x10)),
+    ("Pink", (0xF4, 0x8F, 0xB1)),
+    ("Orange", (0xF5, 0x7C, 0x00)),
+    ("Yellow", (0xFD, 0xD8, 0x35)),
+    ("Cream", (0xF0, 0xE6, 0xD2)),
+    ("Beige", (0xD8, 0xC0, 0x98)),
+    ("Brown", (0x79, 0x48, 0x30)),
+    ("Green", (0x38, 0x8E, 0x3C)),
+    ("Dark green", (0x1B, 0x4D, 0x20)),
+    ("Olive", (0x80, 0x80, 0x00)),
+    ("Teal", (0x00, 0x80, 0x80)),
+    ("Light blue", (0x80, 0xC0, 0xF0)),
+    ("Blue", (0x19, 0x76, 0xD2)),
+    ("Navy", (0x1A, 0x23, 0x6E)),
+    ("Purple", (0x7B, 0x1F, 0xA2)),
+)
+
+
+def colour_name(value: str) -> str:
+    """``"#3b3b3b"`` → ``"Dark grey"``; anything that is not a hex colour is kept as is."""
+    code = value.strip().removeprefix("#")
+    if len(code) == 3:
+        code = "".join(c * 2 for c in code)
+    if len(code) != 6 or not all(c in "0123456789abcdefABCDEF" for c in code):
+        return value
+    rgb = tuple(int(code[i : i + 2], 16) for i in (0, 2, 4))
+
+    def distance(named: tuple[str, tuple[int, int, int]]) -> float:
+        # Weighted RGB distance: the eye is most sensitive to green, least to blue.
+        r, g, b = (a - c for a, c in zip(rgb, named[1], strict=True))
+        return 2 * r * r + 4 * g * g + 3 * b * b
+
+    return min(_COLOUR_NAMES, key=distance)[0]
+
+
 def variant_label(variant: dict[str, Any]) -> str:
-    """The variant's dimension values, e.g. ``"#101010 / 42-45"``."""
-    return " / ".join(v for v in (_text(variant.get(k)) for k in _VARIANT_DIMENSIONS) if v)
+    """The variant's dimension values, e.g. ``"Black / 42-45"`` (colours named)."""
+    values = []
+    for key in _VARIANT_DIMENSIONS:
+        value = _text(variant.get(key))
+        if value:
+            values.append(colour_name(value) if key == "color" else value)
+    return " / ".join(values)
 
 
 def _display_name(product: dict[str, Any], variant: dict[str, Any] | None) -> str:
