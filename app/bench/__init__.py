@@ -15,4 +15,5 @@ SCENARIOS: dict[str, str] = {
     "gui_tables": "5. GUI with 100k rows",
     "cold_start": "6. Cold start",
     "memory": "7. Memory",
+    "side_by_side": "8. RetailCRM side by side",
 }

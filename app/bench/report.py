@@ -27,6 +27,7 @@ _OPS = {
     "<": lambda v, t: v < t,
     "<=": lambda v, t: v <= t,
     ">=": lambda v, t: v >= t,
+    ">": lambda v, t: v > t,
     "==": lambda v, t: v == t,
 }
 
