@@ -203,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--faults",
         help="inject faults, e.g. rate=0.2,kinds=500+503+429+reset+truncate+malformed,seed=7",
     )
+    bk = cmd("backup", "copy your data to a backup file (checked), or list the automatic ones")
+    bk.add_argument(
+        "file", nargs="?", help="where to write it (default: the backups folder, stamped now)"
+    )
+    bk.add_argument("--list", action="store_true", help="list the automatic daily backups")
     return p
 
 
@@ -690,7 +695,53 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_backup(args: argparse.Namespace) -> int:
+    import time
+
+    from app.store import backup
+
+    if args.list:
+        found = backup.daily_backups(args.data_path)
+        _emit(
+            args,
+            [b.as_dict() for b in found],
+            _table(
+                [
+                    [
+                        b.path.name,
+                        f"{b.size / 1_048_576:.1f} MB",
+                        time.strftime("%Y-%m-%d %H:%M", time.localtime(b.taken_at)),
+                    ]
+                    for b in found
+                ],
+                ["Backup", "Size", "Taken"],
+            )
+            if found
+            else f"No automatic backups yet in {backup.daily_dir(args.data_path)}.",
+        )
+        return 0
+    target = (
+        Path(args.file)
+        if args.file
+        else backup.daily_dir(args.data_path)
+        / (f"stockbridge-asked-{time.strftime('%Y-%m-%d-%H%M%S')}{backup.SUFFIX}")
+    )
+    hub = _hub(args)
+    try:
+        made = backup.backup_to(hub.db.conn, target)
+    except backup.BackupFailed as exc:
+        print(f"stockbridge: backup not made: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        hub.close()
+    _emit(
+        args, made.as_dict(), f"Backed up to {made.path} ({made.size / 1_048_576:.1f} MB, checked)."
+    )
+    return 0
+
+
 COMMANDS = {
+    "backup": cmd_backup,
     "channel": cmd_channel,
     "sync": cmd_sync,
     "status": cmd_status,

@@ -26,6 +26,7 @@ from app.store.db import Database
 from app.ui.worker import EngineThread
 
 log = logging.getLogger(__name__)
+BACKUP_DELAY_SECONDS = 600.0
 
 IDLE, SYNCING, ERROR, PAUSED = "idle", "syncing", "error", "paused"
 WALL_JUMP_SECONDS = 120.0  # a laptop that slept this long gets a fresh sync on wake
@@ -78,6 +79,9 @@ class Bridge(QObject):
         self.receiver = None  # webhook receiver, started when a channel has a public address
         self._receiver_failed = False
         self._new_listings_told: dict[str, int] = {}
+        self._backup_day = ""  # the day the automatic backup was last attempted
+        # The first automatic backup waits until start-up work (first syncs) is done.
+        self.backup_after = time.monotonic() + BACKUP_DELAY_SECONDS
 
     # -- running work on the engine thread -----------------------------------------------
     def _install_progress(self, hub: Hub) -> None:
@@ -181,6 +185,7 @@ class Bridge(QObject):
         now_wall, now_mono = time.time(), time.monotonic()
         jumped = (now_wall - self._wall) - (now_mono - self._mono) > WALL_JUMP_SECONDS
         self._wall, self._mono = now_wall, now_mono
+        self._daily_backup()
         if self.paused:
             return
         self._ensure_receiver()
@@ -193,6 +198,25 @@ class Bridge(QObject):
             due = st.last_started == 0 or now_mono - st.last_started >= minutes * 60
             if (due or jumped) and st.state != SYNCING:
                 self.sync_channel(ch["name"])
+
+    def _daily_backup(self) -> None:
+        """Once a day, a checked copy of the database in the backups folder (a week kept)."""
+        day = time.strftime("%Y-%m-%d")
+        if day == self._backup_day or time.monotonic() < self.backup_after:
+            return
+        self._backup_day = day
+        from app.store import backup
+
+        def failed(exc: BaseException) -> None:
+            log.warning("daily backup failed: %s", exc)
+            self.notify.emit(
+                "Today's backup was not made",
+                f"{exc}. Your data is safe; Stockbridge tries again tomorrow, or use"
+                " Settings → Back up now.",
+                "warning",
+            )
+
+        self.run(lambda hub: backup.daily_backup(hub.db.conn, hub.data_dir), None, failed)
 
     def _ensure_receiver(self) -> None:
         """Listen for webhooks (on 127.0.0.1 only) once a channel has a public address."""

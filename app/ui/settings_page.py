@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QFileDialog,
     QFrame,
     QGridLayout,
     QHBoxLayout,
@@ -23,9 +24,10 @@ from PySide6.QtWidgets import (
 
 from app import config, secrets
 from app.settings import GLOBAL_SETTINGS, Settings
+from app.store import backup
 from app.ui.bridge import Bridge
 from app.ui.settings_form import SettingsForm, muted_label
-from app.ui.style import BAD, OK
+from app.ui.style import BAD, OK, when
 
 # keyring backends by class path, in the words a merchant sees in their own system.
 KEYRING_NAMES = {
@@ -59,6 +61,13 @@ def log_file(data_dir: Path) -> Path:
         or Path(data_dir).resolve() != config.data_dir().resolve()
     )
     return config.log_dir(Path(data_dir), explicit=explicit) / "stockbridge.log"
+
+
+def when_stamp() -> str:
+    """Today as a file-name-safe stamp, e.g. ``2026-11-22 0930``."""
+    import time
+
+    return time.strftime("%Y-%m-%d %H%M")
 
 
 def open_folder(path: Path) -> bool:
@@ -108,8 +117,9 @@ class SettingsPage(QWidget):
 
         files, files_layout, _ = _card(
             "Your data",
-            "Everything Stockbridge knows stays on this computer. Back up the data "
-            "folder to keep your orders and stock history safe.",
+            "Everything Stockbridge knows stays on this computer. A checked copy is made "
+            "every day and the last week of copies is kept in the backups folder; copy one "
+            "to a USB stick or cloud folder now and then, or back up now.",
         )
         grid = QGridLayout()
         grid.setHorizontalSpacing(16)
@@ -123,6 +133,16 @@ class SettingsPage(QWidget):
         self.open_log_button.clicked.connect(
             lambda: open_folder(log_file(self.bridge.data_dir).parent)
         )
+        self.backup_label = QLabel()
+        self.backup_label.setWordWrap(True)
+        self.backup_button = QPushButton("Back up now…")
+        self.backup_button.clicked.connect(self.choose_backup_file)
+        self.open_backups_button = QPushButton("Open folder")
+        self.open_backups_button.clicked.connect(self._open_backups)
+        backup_buttons = QHBoxLayout()
+        backup_buttons.setSpacing(6)
+        backup_buttons.addWidget(self.backup_button)
+        backup_buttons.addWidget(self.open_backups_button)
         self.keyring_label = QLabel("Checking…")
         self.keyring_label.setWordWrap(True)
         self.keyring_detail = muted_label(
@@ -137,6 +157,11 @@ class SettingsPage(QWidget):
             grid.addWidget(self._name_label(name), row, 0, Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(value, row, 1, Qt.AlignmentFlag.AlignVCenter)
             grid.addWidget(button, row, 2, Qt.AlignmentFlag.AlignVCenter)
+        backup_row = len(rows)
+        grid.addWidget(self._name_label("Backups"), backup_row, 0, Qt.AlignmentFlag.AlignVCenter)
+        grid.addWidget(self.backup_label, backup_row, 1, Qt.AlignmentFlag.AlignVCenter)
+        grid.addLayout(backup_buttons, backup_row, 2, Qt.AlignmentFlag.AlignVCenter)
+        rows.append(("Backups", self.backup_label, self.backup_button))
         keyring_box = QVBoxLayout()
         keyring_box.setSpacing(2)
         keyring_box.addWidget(self.keyring_label)
@@ -163,6 +188,7 @@ class SettingsPage(QWidget):
         layout.addWidget(title)
         layout.addWidget(scroll, 1)
         self.load_keyring()
+        self.show_backups()
 
     @staticmethod
     def _name_label(text: str) -> QLabel:
@@ -183,6 +209,59 @@ class SettingsPage(QWidget):
         stored = self.bridge.settings.all()
         if stored != self.form.values():
             self.form.set_values(stored)
+        self.show_backups()
+
+    # -- backups ------------------------------------------------------------------------
+    def show_backups(self, made: backup.Backup | None = None) -> None:
+        """The newest automatic backup (or the one just made), in words."""
+        if made is not None:
+            self.backup_label.setText(
+                f"Backed up to {made.path} ({made.size / 1_048_576:.1f} MB, checked)."
+            )
+            self.backup_label.setStyleSheet(f"color: {OK};")
+            return
+        found = backup.daily_backups(self.bridge.data_dir)
+        self.backup_label.setStyleSheet("")
+        if found:
+            self.backup_label.setText(
+                f"Last daily copy {when(found[0].taken_at)}"
+                f" ({found[0].size / 1_048_576:.1f} MB); {len(found)} kept."
+            )
+        else:
+            self.backup_label.setText("The first daily copy is made a few minutes after start.")
+
+    def choose_backup_file(self) -> QFileDialog:
+        """Ask where to put a backup (without blocking), then make it on the engine thread."""
+        suggested = Path.home() / f"Stockbridge backup {when_stamp()}{backup.SUFFIX}"
+        dialog = QFileDialog(self, "Back up Stockbridge's data", str(suggested))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setNameFilter(f"Stockbridge backup (*{backup.SUFFIX})")
+        dialog.setDefaultSuffix(backup.SUFFIX.lstrip("."))
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda name: self.back_up_to(Path(name)))
+        dialog.open()
+        return dialog
+
+    def back_up_to(self, target: Path) -> None:
+        self.backup_button.setEnabled(False)
+        self.backup_label.setText("Backing up…")
+        self.backup_label.setStyleSheet("")
+
+        def done(made: backup.Backup) -> None:
+            self.backup_button.setEnabled(True)
+            self.show_backups(made)
+
+        def failed(exc: BaseException) -> None:
+            self.backup_button.setEnabled(True)
+            self.backup_label.setText(f"Backup not made: {exc}")
+            self.backup_label.setStyleSheet(f"color: {BAD};")
+
+        self.bridge.run(lambda hub: backup.backup_to(hub.db.conn, target), done, failed)
+
+    def _open_backups(self) -> None:
+        folder = backup.daily_dir(self.bridge.data_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        open_folder(folder)
 
     def load_keyring(self) -> None:
         """Ask the engine which keyring holds the tokens (the engine's process view is the truth)."""
