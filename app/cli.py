@@ -208,6 +208,9 @@ def build_parser() -> argparse.ArgumentParser:
         "file", nargs="?", help="where to write it (default: the backups folder, stamped now)"
     )
     bk.add_argument("--list", action="store_true", help="list the automatic daily backups")
+    rs = cmd("restore", "replace your data with a backup (the current data is kept as a copy)")
+    rs.add_argument("file", help="the backup file")
+    rs.add_argument("--yes", action="store_true", help="restore without asking")
     return p
 
 
@@ -740,8 +743,55 @@ def cmd_backup(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_restore(args: argparse.Namespace) -> int:
+    from app.store import backup
+
+    source = Path(args.file)
+    try:
+        _version, orders = backup.inspect_backup(source)
+    except backup.BackupFailed as exc:
+        print(f"stockbridge: not restored: {exc}", file=sys.stderr)
+        return 1
+    if not args.yes:
+        raise CliError(
+            f"{source.name} holds {orders:,} orders; restoring replaces all current data"
+            " (kept as a copy in the backups folder). Run again with --yes to restore."
+        )
+    if _window_running(args.data_path):
+        raise CliError("Stockbridge is open on this data: restore from Settings, or quit it first")
+    hub = _hub(args)
+    try:
+        restored = backup.restore_from(hub.db.conn, source, args.data_path)
+    except backup.BackupFailed as exc:
+        print(f"stockbridge: not restored: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        hub.close()
+    _emit(
+        args,
+        restored.as_dict(),
+        f"Restored {restored.orders:,} orders from {source}. The data before the restore is in"
+        f" {restored.safety_copy.path}.",
+    )
+    return 0
+
+
+def _window_running(data_dir: Path) -> bool:
+    """Whether a Stockbridge window (or tray) has this data folder open."""
+    from PySide6.QtNetwork import QLocalSocket
+
+    from app.ui.single_instance import server_name
+
+    socket = QLocalSocket()
+    socket.connectToServer(server_name(data_dir))
+    running = socket.waitForConnected(300)
+    socket.abort()
+    return running
+
+
 COMMANDS = {
     "backup": cmd_backup,
+    "restore": cmd_restore,
     "channel": cmd_channel,
     "sync": cmd_sync,
     "status": cmd_status,

@@ -99,3 +99,82 @@ def daily_backup(
     for old in daily_backups(data_dir)[max(1, keep) :]:
         old.path.unlink(missing_ok=True)
     return made
+
+
+@dataclass(frozen=True, slots=True)
+class Restored:
+    source: Path
+    safety_copy: Backup
+    orders: int
+    schema_before: int
+    schema_after: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "source": str(self.source),
+            "safety_copy": str(self.safety_copy.path),
+            "orders": self.orders,
+            "schema_before": self.schema_before,
+            "schema_after": self.schema_after,
+        }
+
+
+def inspect_backup(source: Path) -> tuple[int, int]:
+    """(schema version, order count) of a backup file; BackupFailed if it is not one."""
+    from app.store.db import latest_version
+
+    source = Path(source)
+    if not source.is_file():
+        raise BackupFailed(f"there is no file {source}")
+    try:
+        conn = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupFailed(f"{source.name} cannot be opened: {exc}") from None
+    try:
+        verdict = conn.execute("PRAGMA integrity_check").fetchone()[0]
+        if verdict != "ok":
+            raise BackupFailed(f"{source.name} is damaged ({verdict}); choose another backup")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not {"orders", "stock_movements", "channels"} <= tables:
+            raise BackupFailed(f"{source.name} is not a Stockbridge backup")
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        orders = conn.execute("SELECT COUNT(*) FROM orders").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise BackupFailed(f"{source.name} is not a Stockbridge backup ({exc})") from None
+    finally:
+        conn.close()
+    if version > latest_version():
+        raise BackupFailed(
+            f"{source.name} was made by a newer Stockbridge; update Stockbridge to restore it"
+        )
+    return version, orders
+
+
+def restore_from(conn: sqlite3.Connection, source: Path, data_dir: Path) -> Restored:
+    """Replace the live database's content with a backup's, after a safety copy.
+
+    The backup is checked first (readable, intact, a Stockbridge database, not from a
+    newer version). The current data is then copied to the backups folder, so a restore
+    can itself be undone, and the backup is copied in through SQLite's backup API, which
+    locks and rewrites the live file (WAL included) safely. An older backup is brought up
+    to the current schema by the usual migrations.
+    """
+    from app.store.db import migrate
+
+    source = Path(source)
+    schema_before, orders = inspect_backup(source)
+    stamp = time.strftime("%Y-%m-%d-%H%M%S")
+    safety = backup_to(conn, daily_dir(data_dir) / f"stockbridge-before-restore-{stamp}{SUFFIX}")
+    try:
+        src = sqlite3.connect(f"{source.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            src.backup(conn)
+        finally:
+            src.close()
+        schema_after = migrate(conn, None)
+    except sqlite3.Error as exc:
+        raise BackupFailed(
+            f"the backup could not be restored ({exc}); your data before the attempt is in"
+            f" {safety.path}"
+        ) from None
+    return Restored(source, safety, orders, schema_before, schema_after)

@@ -157,6 +157,10 @@ class Bridge(QObject):
         self.engine.stop()
         self.reader.close()
 
+    def syncing(self) -> bool:
+        """Whether any channel's sync is running now."""
+        return any(st.state == SYNCING for st in self.states.values())
+
     def set_paused(self, paused: bool) -> None:
         if paused == self.paused:
             return

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QScrollArea,
     QVBoxLayout,
@@ -142,6 +144,12 @@ class SettingsPage(QWidget):
         backup_buttons = QHBoxLayout()
         backup_buttons.setSpacing(6)
         backup_buttons.addWidget(self.backup_button)
+        self.restore_button = QPushButton("Restore…")
+        self.restore_button.setToolTip(
+            "Replace your data with a backup (your current data is kept)"
+        )
+        self.restore_button.clicked.connect(self.choose_restore_file)
+        backup_buttons.addWidget(self.restore_button)
         backup_buttons.addWidget(self.open_backups_button)
         self.keyring_label = QLabel("Checking…")
         self.keyring_label.setWordWrap(True)
@@ -257,6 +265,95 @@ class SettingsPage(QWidget):
             self.backup_label.setStyleSheet(f"color: {BAD};")
 
         self.bridge.run(lambda hub: backup.backup_to(hub.db.conn, target), done, failed)
+
+    def choose_restore_file(self) -> QFileDialog:
+        """Ask which backup to restore (without blocking); the backups folder first."""
+        folder = backup.daily_dir(self.bridge.data_dir)
+        dialog = QFileDialog(
+            self,
+            "Restore Stockbridge's data from a backup",
+            str(folder if folder.is_dir() else Path.home()),
+        )
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptOpen)
+        dialog.setFileMode(QFileDialog.FileMode.ExistingFile)
+        dialog.setNameFilter(f"Stockbridge backup (*{backup.SUFFIX})")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.fileSelected.connect(lambda name: self.check_restore(Path(name)))
+        dialog.open()
+        return dialog
+
+    def check_restore(self, source: Path) -> None:
+        """Check the file on the engine thread, then ask the merchant to confirm."""
+
+        def checked(found: tuple[int, int]) -> None:
+            _version, orders = found
+            taken = when(source.stat().st_mtime)
+            box = QMessageBox(
+                QMessageBox.Icon.Warning,
+                "Restore from this backup?",
+                f"Replace everything Stockbridge knows with the backup <b>{escape(source.name)}"
+                f"</b> (saved {taken}, {orders:,} orders)?<br><br>Orders and stock changes"
+                " made since then are replaced; channels are asked again at the next sync."
+                " Your current data is first saved in the backups folder, so this can be"
+                " undone.",
+                QMessageBox.StandardButton.Cancel,
+                self,
+            )
+            box.addButton("Restore", QMessageBox.ButtonRole.AcceptRole)
+            box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            box.accepted.connect(lambda: self.restore(source))
+            self.restore_question = box
+            box.open()
+
+        def refused(exc: BaseException) -> None:
+            self.backup_label.setText(f"Not restored: {exc}")
+            self.backup_label.setStyleSheet(f"color: {BAD};")
+
+        self.bridge.run(lambda _hub: backup.inspect_backup(source), checked, refused)
+
+    def restore(self, source: Path, wait_ms: int = 60_000) -> None:
+        """Pause syncing, let a running sync finish, restore, then carry on as before."""
+        was_paused = self.bridge.paused
+        self.bridge.set_paused(True)
+        self.backup_button.setEnabled(False)
+        self.restore_button.setEnabled(False)
+        self.backup_label.setStyleSheet("")
+        waited = QElapsedTimer()
+        waited.start()
+
+        def finish(text: str, colour: str) -> None:
+            self.backup_button.setEnabled(True)
+            self.restore_button.setEnabled(True)
+            self.backup_label.setText(text)
+            self.backup_label.setStyleSheet(f"color: {colour};")
+            if not was_paused:
+                self.bridge.set_paused(False)
+
+        def done(restored: backup.Restored) -> None:
+            finish(
+                f"Restored {restored.orders:,} orders from {restored.source.name}. Your data"
+                f" before the restore is in {restored.safety_copy.path.name}.",
+                OK,
+            )
+            self.bridge.data_changed.emit()
+
+        def failed(exc: BaseException) -> None:
+            finish(f"Not restored: {exc}", BAD)
+
+        def go() -> None:
+            if self.bridge.syncing() and waited.elapsed() < wait_ms:
+                self.backup_label.setText("Waiting for the current sync to finish…")
+                QTimer.singleShot(250, go)
+                return
+            if self.bridge.syncing():
+                finish("Not restored: a sync did not finish; try again in a minute.", BAD)
+                return
+            self.backup_label.setText("Restoring…")
+            self.bridge.run(
+                lambda hub: backup.restore_from(hub.db.conn, source, hub.data_dir), done, failed
+            )
+
+        go()
 
     def _open_backups(self) -> None:
         folder = backup.daily_dir(self.bridge.data_dir)

@@ -28,3 +28,26 @@ def test_backup_that_cannot_be_written_fails_in_one_line(cli, tmp_path):  # noqa
     assert proc.returncode == 1
     assert proc.stderr.startswith("stockbridge: backup not made:") and "plain-file" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_restore_asks_first_then_brings_the_backup_back(cli, tmp_path):  # noqa: F811
+    catalogue = tmp_path / "catalogue.csv"
+    catalogue.write_text("sku,name,barcode,cost_price,on_hand\nMUG-1,Mug,,2.5,10\n")
+    cli("products", "import", str(catalogue))
+    saved = tmp_path / "before.db"
+    cli("backup", str(saved))
+    cli("stock", "adjust", "--sku", "MUG-1", "--by", "-4", "--reason", "Broken or damaged")
+    assert as_json(cli("stock", "--sku", "MUG-1", "--json"))[0]["on_hand"] == 6
+
+    asked = cli("restore", str(saved), ok=False)
+    assert asked.returncode == 2 and "--yes" in asked.stderr
+    assert as_json(cli("stock", "--sku", "MUG-1", "--json"))[0]["on_hand"] == 6  # untouched
+
+    done = as_json(cli("restore", str(saved), "--yes", "--json"))
+    assert done["source"] == str(saved) and "before-restore" in done["safety_copy"]
+    assert as_json(cli("stock", "--sku", "MUG-1", "--json"))[0]["on_hand"] == 10
+
+    junk = tmp_path / "junk.db"
+    junk.write_text("nothing here")
+    refused = cli("restore", str(junk), "--yes", ok=False)
+    assert refused.returncode == 1 and "not a Stockbridge backup" in refused.stderr

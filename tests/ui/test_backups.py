@@ -55,3 +55,51 @@ def test_the_scheduler_makes_one_daily_copy_after_start_up(qtbot, bridge):
     page = SettingsPage(bridge)
     qtbot.addWidget(page)
     assert page.backup_label.text().startswith("Last daily copy")
+
+
+def test_restore_from_settings_brings_the_backup_back(qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    from app.channels.selldone.sandbox import SelldoneSandbox
+    from tests.ui.helpers import connected_bridge, on_engine
+
+    with SelldoneSandbox(seed=4) as box:
+        bridge = connected_bridge(tmp_path, box)
+        try:
+            orders = bridge.reader.one("SELECT COUNT(*) FROM orders")[0]
+            assert orders > 0
+            saved = on_engine(bridge, lambda hub: backup.backup_to(hub.db.conn, tmp_path / "b.db"))
+            sku = bridge.reader.one("SELECT sku FROM products ORDER BY sku LIMIT 1")[0]
+            before = on_engine(bridge, lambda hub: hub.stock(sku))[0]["on_hand"]
+            on_engine(bridge, lambda hub: hub.adjust_stock(sku, 5, "Delivery from a supplier"))
+            assert on_engine(bridge, lambda hub: hub.stock(sku))[0]["on_hand"] == before + 5
+
+            page = SettingsPage(bridge)
+            qtbot.addWidget(page)
+            changed = []
+            bridge.data_changed.connect(lambda: changed.append(1))
+            page.check_restore(saved.path)
+            qtbot.waitUntil(
+                lambda: getattr(page, "restore_question", None) is not None, timeout=10_000
+            )
+            question: QMessageBox = page.restore_question
+            assert f"{orders:,} orders" in question.text() and "b.db" in question.text()
+            question.accept()
+            qtbot.waitUntil(lambda: page.backup_label.text().startswith("Restored"), timeout=20_000)
+            assert on_engine(bridge, lambda hub: hub.stock(sku))[0]["on_hand"] == before
+            assert not bridge.paused and changed
+            assert "before-restore" in page.backup_label.text()
+            assert on_engine(bridge, lambda hub: hub.ledger.verify()) == []
+        finally:
+            bridge.stop()
+
+
+def test_restore_refuses_a_file_that_is_not_a_backup(qtbot, bridge, tmp_path):
+    page = SettingsPage(bridge)
+    qtbot.addWidget(page)
+    junk = tmp_path / "holiday.db"
+    junk.write_bytes(b"photos" * 1000)
+    page.check_restore(junk)
+    qtbot.waitUntil(lambda: page.backup_label.text().startswith("Not restored"), timeout=10_000)
+    assert "not a Stockbridge backup" in page.backup_label.text()
+    assert getattr(page, "restore_question", None) is None
