@@ -150,7 +150,7 @@ class SettingsPage(QWidget):
         )
         self.restore_button.clicked.connect(self.choose_restore_file)
         backup_buttons.addWidget(self.restore_button)
-        backup_buttons.addWidget(self.open_backups_button)
+        backup_buttons.addStretch(1)
         self.keyring_label = QLabel("Checking…")
         self.keyring_label.setWordWrap(True)
         self.keyring_detail = muted_label(
@@ -168,8 +168,9 @@ class SettingsPage(QWidget):
         backup_row = len(rows)
         grid.addWidget(self._name_label("Backups"), backup_row, 0, Qt.AlignmentFlag.AlignVCenter)
         grid.addWidget(self.backup_label, backup_row, 1, Qt.AlignmentFlag.AlignVCenter)
-        grid.addLayout(backup_buttons, backup_row, 2, Qt.AlignmentFlag.AlignVCenter)
-        rows.append(("Backups", self.backup_label, self.backup_button))
+        grid.addWidget(self.open_backups_button, backup_row, 2, Qt.AlignmentFlag.AlignVCenter)
+        grid.addLayout(backup_buttons, backup_row + 1, 1, 1, 2)
+        rows += [("Backups", self.backup_label, self.open_backups_button), ("", None, None)]
         keyring_box = QVBoxLayout()
         keyring_box.setSpacing(2)
         keyring_box.addWidget(self.keyring_label)
