@@ -111,6 +111,17 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--token-stdin", action="store_true", required=True)
     link = cmd("token-link", "print the link that creates a token on the platform", chs)
     link.add_argument("platform", choices=sorted(registry.PLATFORMS))
+    stores = cmd("stores", "RetailCRM: which store shows which local warehouse's stock", chs)
+    stores.add_argument("name")
+    stores.add_argument(
+        "--map",
+        nargs="+",
+        metavar="STORE=WAREHOUSE",
+        help="store code = warehouse name or number (STORE= takes a store out)",
+    )
+    drift = cmd("drift", "RetailCRM: compare its stock with Stockbridge's numbers", chs)
+    drift.add_argument("name")
+    drift.add_argument("--fix", action="store_true", help="send the correct numbers now")
 
     sy = cmd("sync", "pull orders and listings, push stock and order updates")
     sy.add_argument("--once", action="store_true", help="one round, then exit")
@@ -311,6 +322,14 @@ def cmd_channel(args: argparse.Namespace) -> int:
                 if rows
                 else "No channels yet. Add one with `stockbridge channel add`.",
             )
+        elif action in ("stores", "drift"):
+            from app.channels.retailcrm import commands
+
+            run = commands.run_stores if action == "stores" else commands.run_drift
+            try:
+                run(args, hub, _emit, _table)
+            except commands.CommandError as exc:
+                raise CliError(str(exc)) from None
         elif action == "remove":
             hub.remove_channel(args.name)
             _emit(args, {"removed": args.name}, f"Removed {args.name}; its orders stay as history.")

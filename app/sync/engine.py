@@ -21,6 +21,7 @@ from app.channels.errors import AuthFailed, ChannelError
 from app.core.models import OrderPush, OrderStatus, QuarantinedItem
 from app.core.validation import order_problem
 from app.store.channels import Channel
+from app.store import listing_ids
 from app.store.db import Database
 from app.store.mapping import MappingRepo
 from app.store.orders import OrderBook
@@ -278,13 +279,22 @@ class SyncEngine:
         if last is not None and time.time() - float(last) < self.listings_refresh:
             return
         started = time.time()
+        # Other ids a platform gives its listings (RetailCRM: externalId, xmlId).
+        kinds = tuple(getattr(client, "listing_identifier_kinds", ()))
         async for batch in client.fetch_listings():
             report.listings_seen += len(batch)
             report.listings_new += len(self.book.channels.upsert_listings(channel.id, batch))
+            if kinds:
+                listing_ids.remember(self.db, channel.id, batch, kinds)
             self._progress(channel.name, "listings", report.listings_seen)
         self.book.channels.set_cursor(channel.id, "listings", repr(started))
         if channel.mapping_mode == "sku":
-            outcome = self.mapping.auto_link(channel)
+            # A platform may link by its own identifiers first (RetailCRM: externalId,
+            # xmlId, then article); otherwise links follow exact SKUs.
+            linker = getattr(client, "link_listings", None)
+            outcome = (
+                linker(self.mapping, channel) if linker else self.mapping.auto_link(channel)
+            )
             report.linked += outcome.linked
             report.released += outcome.released
 
@@ -418,8 +428,23 @@ class SyncEngine:
             target=OrderStatus(target) if target else None,
             **payload,
         )
-        await client.push_order(push)
+        if "warehouse_id" in inspect.signature(client.push_order).parameters:
+            # RetailCRM names the store a shipment leaves from: the order's warehouse's.
+            await client.push_order(push, warehouse_id=self._ships_from(row.order_id))
+        else:
+            await client.push_order(push)
         return f"Sent to {channel.name}: {_push_words(push)}"
+
+    def _ships_from(self, order_id: int | None) -> int | None:
+        """The local warehouse most of an order's goods leave from (None if unknown)."""
+        if order_id is None:
+            return None
+        found = self.db.scalar(
+            "SELECT warehouse_id FROM order_lines WHERE order_id = ? AND warehouse_id IS NOT NULL"
+            " GROUP BY warehouse_id ORDER BY SUM(quantity) DESC, warehouse_id LIMIT 1",
+            (order_id,),
+        )
+        return None if found is None else int(found)
 
 
 def _push_words(push: OrderPush) -> str:
