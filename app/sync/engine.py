@@ -20,8 +20,8 @@ from app.channels.base import CAP_LISTINGS, ChannelClient
 from app.channels.errors import AuthFailed, ChannelError
 from app.core.models import OrderPush, OrderStatus, QuarantinedItem
 from app.core.validation import order_problem
-from app.store.channels import Channel
 from app.store import listing_ids
+from app.store.channels import Channel
 from app.store.db import Database
 from app.store.mapping import MappingRepo
 from app.store.orders import OrderBook
