@@ -23,7 +23,7 @@ from app.core.validation import order_problem
 from app.store import listing_ids
 from app.store.channels import Channel
 from app.store.db import Database
-from app.store.mapping import MappingRepo
+from app.store.mapping import MappingRepo, links_only
 from app.store.orders import OrderBook
 from app.store.outbox import OutboxRow
 from app.store.sync_state import known_orders
@@ -307,6 +307,9 @@ class SyncEngine:
         rules = registry.rules(channel.platform)
         pull_started = time.time()
         latest = since
+        # A platform with its own linking rule (RetailCRM) links listings only there:
+        # order lines then map by stored links, not by a bare SKU match.
+        ingest_as = links_only(channel) if hasattr(client, "link_listings") else channel
         if hasattr(client, "history_cursor"):
             # RetailCRM: changes are read from its history, after the last entry seen.
             stored = self.book.channels.cursor(channel.id, "orders-history")
@@ -338,7 +341,7 @@ class SyncEngine:
             page.orders = good
             if page.orders:
                 result = self.book.ingest(
-                    channel, page.orders, first_import=first_import, rules=rules
+                    ingest_as, page.orders, first_import=first_import, rules=rules
                 )
                 report.orders_created += result.created
                 report.orders_updated += result.updated

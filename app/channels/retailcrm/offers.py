@@ -22,7 +22,11 @@ from dataclasses import dataclass, field
 from app.core.stock import normalise_sku
 
 KINDS = ("externalId", "xmlId", "article")
-WORDS = {"externalId": "shop id (externalId)", "xmlId": "warehouse id (xmlId)", "article": "article"}
+WORDS = {
+    "externalId": "shop id (externalId)",
+    "xmlId": "warehouse id (xmlId)",
+    "article": "article",
+}
 
 
 @dataclass(frozen=True, slots=True)

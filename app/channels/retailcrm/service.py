@@ -312,7 +312,8 @@ def link_offers(mapping, channel) -> tuple[Any, OfferPlan]:
         )
         for link in plan.links
     ]
-    batch = mapping.apply(channel, changes, source="auto", sku_fallback=True)
+    # Held orders are then mapped by these links only, never by a bare article match.
+    batch = mapping.apply(channel, changes, source="auto")
     for item in plan.suggestions:
         log.info("%s: %s", channel.name, item.reason)
     return batch, plan
