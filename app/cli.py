@@ -369,13 +369,30 @@ async def _sync_forever(hub, args: argparse.Namespace) -> int:
 
         receiver = WebhookReceiver(hint, port=Settings(hub.db).get("webhook_port"))
         receiver.start()
+    stock_callbacks = _stock_callbacks(hub, loop)
     try:
         while True:
             _print_reports(args, await hub.sync(args.channel))
+            for name, problem in stock_callbacks.reconcile(hub.channels.all()).items():
+                print(f"{name}: RetailCRM stock requests are off: {problem}", file=sys.stderr)
             await asyncio.sleep(max(5.0, args.interval))
     finally:
         if receiver is not None:
             receiver.stop()
+        stock_callbacks.stop()
+
+
+def _stock_callbacks(hub, loop):
+    """RetailCRM stock requests (when switched on), answered on this loop's thread."""
+    from app.channels.retailcrm import service
+    from app.channels.retailcrm.callback_host import CallbackHost
+
+    async def work(name: str, offers: list) -> list:
+        return service.answer_callback(hub, name, offers)
+
+    return CallbackHost(
+        lambda name, offers: asyncio.run_coroutine_threadsafe(work(name, offers), loop).result(20)
+    )
 
 
 def _print_reports(args: argparse.Namespace, reports) -> None:

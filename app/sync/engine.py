@@ -204,6 +204,16 @@ class SyncEngine:
         A failed registration does not fail the sync: polling keeps working, and the
         channel card says why instant updates are off.
         """
+        ensure = getattr(client, "ensure_registration", None)
+        if ensure is not None:
+            # RetailCRM: its stock callback follows the channel's switch. A failure
+            # leaves syncing alone and shows on the card.
+            try:
+                changes = await ensure(channel)
+            except (ChannelError, ValueError) as exc:
+                changes = {"stock_callback_error": _merchant_text(exc)}
+            if changes:
+                self.book.channels.update(channel.name, settings=changes)
         public = str(channel.settings.get("webhook_public_url") or "")
         register = getattr(client, "register_webhook", None)
         if not public or register is None:
@@ -292,9 +302,7 @@ class SyncEngine:
             # A platform may link by its own identifiers first (RetailCRM: externalId,
             # xmlId, then article); otherwise links follow exact SKUs.
             linker = getattr(client, "link_listings", None)
-            outcome = (
-                linker(self.mapping, channel) if linker else self.mapping.auto_link(channel)
-            )
+            outcome = linker(self.mapping, channel) if linker else self.mapping.auto_link(channel)
             report.linked += outcome.linked
             report.released += outcome.released
 

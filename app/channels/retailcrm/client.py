@@ -105,6 +105,12 @@ class RetailCrmClient:
     # Offer identifiers kept beside each listing (from ``raw``), for linking and callbacks.
     listing_identifier_kinds = ("externalId", "xmlId")
 
+    async def ensure_registration(self, channel: Any) -> dict[str, Any]:
+        """Register with or without the stock callback as the channel's switch says."""
+        from app.channels.retailcrm.service import ensure_callback
+
+        return await ensure_callback(self, channel)
+
     @staticmethod
     def link_listings(mapping: Any, channel: Any) -> Any:
         """The automatic linking of offers: by externalId, xmlId, then article."""

@@ -317,3 +317,60 @@ def link_offers(mapping, channel) -> tuple[Any, OfferPlan]:
     for item in plan.suggestions:
         log.info("%s: %s", channel.name, item.reason)
     return batch, plan
+
+
+CALLBACK_MARK = "stock_callback_registered"
+CALLBACK_ERROR = "stock_callback_error"
+
+
+def callback_plan(settings: Mapping[str, Any]) -> tuple[str, list[str], str]:
+    """``(public address, call points, problem)`` the callback switch asks for.
+
+    The address is empty when the switch is off; ``problem`` says what is missing when
+    it is on but cannot work yet.
+    """
+    if not channel_setting(dict(settings), "stock_callback"):
+        return "", [], ""
+    from app.core.addresses import UnsafeAddress, check_base_url
+
+    url = str(settings.get("stock_callback_url") or "").strip().rstrip("/")
+    raw = str(settings.get("stock_callback_points") or "")
+    points = [p.strip() for p in raw.replace(";", ",").split(",") if p.strip()]
+    if not url:
+        return "", [], "Enter the public address that forwards to this computer's port."
+    try:
+        # https, or plain http to this computer (a local test of the callback).
+        url = check_base_url(url)
+    except UnsafeAddress as exc:
+        return "", [], f"The public address for stock requests: {exc}"
+    if not points:
+        return "", [], "Enter at least one RetailCRM event (call point) that asks for stock."
+    return url, points, ""
+
+
+async def ensure_callback(client, channel) -> dict[str, Any]:
+    """Register the module with or without the inventoriesUpload callback, as the
+    channel's switch says, when that differs from what was registered last.
+
+    Returns the settings to keep (the registered state, or why it is not on).
+    """
+    from app import secrets
+
+    url, points, problem = callback_plan(channel.settings)
+    wanted = f"{url} {','.join(points)}" if url else ""
+    changes: dict[str, Any] = {}
+    if channel.settings.get(CALLBACK_ERROR, "") != problem:
+        changes[CALLBACK_ERROR] = problem
+    if channel.settings.get(CALLBACK_MARK, "") == wanted:
+        return changes
+    try:
+        client_id = secrets.load(f"{channel.name}:client_id")
+    except secrets.MissingSecret:
+        client_id = None  # a new one is made and kept below
+    registration = await client.register_module(
+        url or None, client_id=client_id, call_points=points
+    )
+    secrets.store(f"{channel.name}:client_id", registration.client_id)
+    changes[CALLBACK_MARK] = wanted
+    log.info("%s: stock callback %s", channel.name, f"on at {url}" if url else "off")
+    return changes
