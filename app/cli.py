@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     drift = cmd("drift", "RetailCRM: compare its stock with Stockbridge's numbers", chs)
     drift.add_argument("name")
     drift.add_argument("--fix", action="store_true", help="send the correct numbers now")
+    offers = cmd("offers", "RetailCRM: offers left unlinked because their ids disagree", chs)
+    offers.add_argument("name")
 
     sy = cmd("sync", "pull orders and listings, push stock and order updates")
     sy.add_argument("--once", action="store_true", help="one round, then exit")
@@ -322,10 +324,14 @@ def cmd_channel(args: argparse.Namespace) -> int:
                 if rows
                 else "No channels yet. Add one with `stockbridge channel add`.",
             )
-        elif action in ("stores", "drift"):
+        elif action in ("stores", "drift", "offers"):
             from app.channels.retailcrm import commands
 
-            run = commands.run_stores if action == "stores" else commands.run_drift
+            run = {
+                "stores": commands.run_stores,
+                "drift": commands.run_drift,
+                "offers": commands.run_offers,
+            }[action]
             try:
                 run(args, hub, _emit, _table)
             except commands.CommandError as exc:

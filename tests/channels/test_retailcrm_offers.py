@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
+from app import cli
 from app.channels.retailcrm import service
 from app.channels.retailcrm.offers import OfferFacts, plan_offer_links
 from app.channels.retailcrm.sandbox import RetailCrmSandbox
@@ -71,6 +73,20 @@ def test_offers_link_by_the_most_trusted_identifier_and_ambiguity_only_suggests(
     assert "choose which one" in reasons[offer("filters-100")]
     ranked = next(s for s in plan.suggestions if s.offer_id == offer("assam-250"))
     assert [hub.catalog.get(p).sku for p in ranked.product_ids] == ["assam-250", "TEA-ASSAM-250"]
+
+
+def test_headless_offers_lists_what_waits_for_a_choice(hub, box, tmp_path, capsys):
+    (report,) = asyncio.run(hub.sync(NAME))
+    assert report.ok, report.error
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert cli.main(["channel", "offers", NAME, "--json", *data]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assam = next(o for o in box.offers.values() if o["externalId"] == "assam-250")
+    listed = {r["offer"]: r for r in rows}
+    assert listed[str(assam["id"])]["candidates"] == ["assam-250", "TEA-ASSAM-250"]
+    assert len(rows) == 3  # Assam 250 and both filter offers; nothing was linked meanwhile
+    assert cli.main(["channel", "offers", NAME, *data]) == 0
+    assert "why it was not linked" in capsys.readouterr().out
 
 
 def test_the_plan_is_pure_and_trusts_external_ids_over_articles():

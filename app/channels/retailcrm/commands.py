@@ -84,3 +84,23 @@ def run_drift(args: Any, hub: Any, emit: Emit, table: Table) -> None:
     if not report.stock_sent:
         text += "\nNote: sending stock to this channel is switched off in its settings."
     emit(args, json.loads(json.dumps(data, default=str)), text)
+
+
+def run_offers(args: Any, hub: Any, emit: Emit, table: Table) -> None:
+    """Offers not linked because their externalId, xmlId and article disagree."""
+    try:
+        rows = service.offer_suggestions(hub, args.name)
+    except service.NotRetailCrm as exc:
+        raise CommandError(str(exc)) from None
+    if not rows:
+        text = "No offer is waiting for a choice: none has identifiers that disagree."
+    else:
+        text = table(
+            [[r["offer"], r["name"], ", ".join(r["candidates"]), r["reason"]] for r in rows],
+            ["offer", "name", "could be", "why it was not linked"],
+        )
+        text += (
+            "\nLink each with `stockbridge mapping link` (or Mapping in the window) once"
+            " you know which product it is."
+        )
+    emit(args, rows, text)

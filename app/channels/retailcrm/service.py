@@ -286,8 +286,27 @@ def link_offers(mapping, channel) -> tuple[Any, OfferPlan]:
     batch outcome and the plan (its suggestions are for the merchant).
     """
     from app.core.models import LinkMethod
-    from app.store.listing_ids import identifiers
     from app.store.mapping import ListingChange
+
+    plan = plan_links(mapping, channel)
+    changes = [
+        ListingChange(
+            link.listing_id,
+            product_id=link.product_id,
+            method=LinkMethod.SKU if link.via == "article" else LinkMethod.ID,
+        )
+        for link in plan.links
+    ]
+    # Held orders are then mapped by these links only, never by a bare article match.
+    batch = mapping.apply(channel, changes, source="auto")
+    for item in plan.suggestions:
+        log.info("%s: %s", channel.name, item.reason)
+    return batch, plan
+
+
+def plan_links(mapping, channel) -> OfferPlan:
+    """What :func:`link_offers` would do now, without doing it (read only)."""
+    from app.store.listing_ids import identifiers
 
     ids = identifiers(mapping.db, channel.id)
     offers = [
@@ -303,20 +322,26 @@ def link_offers(mapping, channel) -> tuple[Any, OfferPlan]:
     ]
     products = mapping.catalog.all()
     by_sku = {normalise_sku(p.sku): p.id for p in products if normalise_sku(p.sku)}
-    plan = plan_offer_links(offers, by_sku, {p.id: p.sku for p in products})
-    changes = [
-        ListingChange(
-            link.listing_id,
-            product_id=link.product_id,
-            method=LinkMethod.SKU if link.via == "article" else LinkMethod.ID,
-        )
-        for link in plan.links
+    return plan_offer_links(offers, by_sku, {p.id: p.sku for p in products})
+
+
+def offer_suggestions(hub, name: str) -> list[dict[str, Any]]:
+    """The offers left for the merchant because their identifiers disagree, with the
+    candidate products (most trusted first) and the reason."""
+    channel = _channel(hub, name)
+    plan = plan_links(hub.mapping, channel)
+    offers = {int(r["id"]): r for r in hub.channels.listings(channel.id)}
+    products = {p.id: p for p in hub.catalog.all()}
+    return [
+        {
+            "offer": item.offer_id,
+            "name": offers[item.listing_id]["name"],
+            "article": offers[item.listing_id]["sku"],
+            "candidates": [products[p].sku for p in item.product_ids if p in products],
+            "reason": item.reason,
+        }
+        for item in plan.suggestions
     ]
-    # Held orders are then mapped by these links only, never by a bare article match.
-    batch = mapping.apply(channel, changes, source="auto")
-    for item in plan.suggestions:
-        log.info("%s: %s", channel.name, item.reason)
-    return batch, plan
 
 
 CALLBACK_MARK = "stock_callback_registered"
