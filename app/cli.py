@@ -111,6 +111,19 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("--token-stdin", action="store_true", required=True)
     link = cmd("token-link", "print the link that creates a token on the platform", chs)
     link.add_argument("platform", choices=sorted(registry.PLATFORMS))
+    stores = cmd("stores", "RetailCRM: which store shows which local warehouse's stock", chs)
+    stores.add_argument("name")
+    stores.add_argument(
+        "--map",
+        nargs="+",
+        metavar="STORE=WAREHOUSE",
+        help="store code = warehouse name or number (STORE= takes a store out)",
+    )
+    drift = cmd("drift", "RetailCRM: compare its stock with Stockbridge's numbers", chs)
+    drift.add_argument("name")
+    drift.add_argument("--fix", action="store_true", help="send the correct numbers now")
+    offers = cmd("offers", "RetailCRM: offers left unlinked because their ids disagree", chs)
+    offers.add_argument("name")
 
     sy = cmd("sync", "pull orders and listings, push stock and order updates")
     sy.add_argument("--once", action="store_true", help="one round, then exit")
@@ -319,6 +332,18 @@ def cmd_channel(args: argparse.Namespace) -> int:
                 if rows
                 else "No channels yet. Add one with `stockbridge channel add`.",
             )
+        elif action in ("stores", "drift", "offers"):
+            from app.channels.retailcrm import commands
+
+            run = {
+                "stores": commands.run_stores,
+                "drift": commands.run_drift,
+                "offers": commands.run_offers,
+            }[action]
+            try:
+                run(args, hub, _emit, _table)
+            except commands.CommandError as exc:
+                raise CliError(str(exc)) from None
         elif action == "remove":
             hub.remove_channel(args.name)
             _emit(args, {"removed": args.name}, f"Removed {args.name}; its orders stay as history.")
@@ -358,13 +383,30 @@ async def _sync_forever(hub, args: argparse.Namespace) -> int:
 
         receiver = WebhookReceiver(hint, port=Settings(hub.db).get("webhook_port"))
         receiver.start()
+    stock_callbacks = _stock_callbacks(hub, loop)
     try:
         while True:
             _print_reports(args, await hub.sync(args.channel))
+            for name, problem in stock_callbacks.reconcile(hub.channels.all()).items():
+                print(f"{name}: RetailCRM stock requests are off: {problem}", file=sys.stderr)
             await asyncio.sleep(max(5.0, args.interval))
     finally:
         if receiver is not None:
             receiver.stop()
+        stock_callbacks.stop()
+
+
+def _stock_callbacks(hub, loop):
+    """RetailCRM stock requests (when switched on), answered on this loop's thread."""
+    from app.channels.retailcrm import service
+    from app.channels.retailcrm.callback_host import CallbackHost
+
+    async def work(name: str, offers: list) -> list:
+        return service.answer_callback(hub, name, offers)
+
+    return CallbackHost(
+        lambda name, offers: asyncio.run_coroutine_threadsafe(work(name, offers), loop).result(20)
+    )
 
 
 def _print_reports(args: argparse.Namespace, reports) -> None:

@@ -38,7 +38,7 @@ class Setting:
             if self.maximum is not None and number > self.maximum:
                 raise ValueError(f"{self.label} must be at most {self.maximum:g}.")
             return number
-        if self.kind == "str" and self.key == "webhook_public_url":
+        if self.kind == "str" and self.key in ("webhook_public_url", "stock_callback_url"):
             text = str(value or "").strip().rstrip("/")
             if text and not text.lower().startswith("https://"):
                 raise ValueError("The public address must start with https://.")
@@ -163,7 +163,44 @@ PLATFORM_SETTINGS: dict[str, tuple[Setting, ...]] = {
             "str",
             "RetailCRM store that receives your stock",
             help="The store's code in RetailCRM (Settings → Stores). Stockbridge picks the first"
-            " store when the channel is connected.",
+            " store when the channel is connected. To fill several stores from your"
+            " warehouses, use Stores… on this card.",
+        ),
+        Setting(
+            "stock_callback",
+            False,
+            "bool",
+            "Answer RetailCRM's requests for current stock",
+            advanced=True,
+            help="Off unless you need it. RetailCRM then asks Stockbridge for stock at the"
+            " events below, through the public address; Stockbridge listens on this"
+            " computer only, so the address must forward to the port below.",
+        ),
+        Setting(
+            "stock_callback_url",
+            "",
+            "str",
+            "Public address for stock requests",
+            advanced=True,
+            help="An https address (a tunnel or reverse proxy) that forwards to the port below.",
+        ),
+        Setting(
+            "stock_callback_points",
+            "",
+            "str",
+            "RetailCRM events that ask for stock",
+            advanced=True,
+            help="The call point codes from RetailCRM's Marketplace documentation, separated"
+            " by commas.",
+        ),
+        Setting(
+            "stock_callback_port",
+            8766,
+            "int",
+            "Port for stock requests",
+            minimum=1024,
+            maximum=65535,
+            advanced=True,
         ),
     ),
     "selldone": (

@@ -43,8 +43,11 @@ class Platform:
         if self.key == "sello":
             return {"status_map": dict(settings.get("status_map") or {})}
         if self.key == "retailcrm":
+            from app.channels.retailcrm.stores import store_map
+
             return {
                 "store_code": settings.get("store_code") or None,
+                "store_map": store_map(settings),
                 "site": settings.get("site") or None,
             }
         return {}

@@ -20,9 +20,10 @@ from app.channels.base import CAP_LISTINGS, ChannelClient
 from app.channels.errors import AuthFailed, ChannelError
 from app.core.models import OrderPush, OrderStatus, QuarantinedItem
 from app.core.validation import order_problem
+from app.store import listing_ids
 from app.store.channels import Channel
 from app.store.db import Database
-from app.store.mapping import MappingRepo
+from app.store.mapping import MappingRepo, links_only
 from app.store.orders import OrderBook
 from app.store.outbox import OutboxRow
 from app.store.sync_state import known_orders
@@ -203,6 +204,16 @@ class SyncEngine:
         A failed registration does not fail the sync: polling keeps working, and the
         channel card says why instant updates are off.
         """
+        ensure = getattr(client, "ensure_registration", None)
+        if ensure is not None:
+            # RetailCRM: its stock callback follows the channel's switch. A failure
+            # leaves syncing alone and shows on the card.
+            try:
+                changes = await ensure(channel)
+            except (ChannelError, ValueError) as exc:
+                changes = {"stock_callback_error": _merchant_text(exc)}
+            if changes:
+                self.book.channels.update(channel.name, settings=changes)
         public = str(channel.settings.get("webhook_public_url") or "")
         register = getattr(client, "register_webhook", None)
         if not public or register is None:
@@ -278,13 +289,20 @@ class SyncEngine:
         if last is not None and time.time() - float(last) < self.listings_refresh:
             return
         started = time.time()
+        # Other ids a platform gives its listings (RetailCRM: externalId, xmlId).
+        kinds = tuple(getattr(client, "listing_identifier_kinds", ()))
         async for batch in client.fetch_listings():
             report.listings_seen += len(batch)
             report.listings_new += len(self.book.channels.upsert_listings(channel.id, batch))
+            if kinds:
+                listing_ids.remember(self.db, channel.id, batch, kinds)
             self._progress(channel.name, "listings", report.listings_seen)
         self.book.channels.set_cursor(channel.id, "listings", repr(started))
         if channel.mapping_mode == "sku":
-            outcome = self.mapping.auto_link(channel)
+            # A platform may link by its own identifiers first (RetailCRM: externalId,
+            # xmlId, then article); otherwise links follow exact SKUs.
+            linker = getattr(client, "link_listings", None)
+            outcome = linker(self.mapping, channel) if linker else self.mapping.auto_link(channel)
             report.linked += outcome.linked
             report.released += outcome.released
 
@@ -297,6 +315,9 @@ class SyncEngine:
         rules = registry.rules(channel.platform)
         pull_started = time.time()
         latest = since
+        # A platform with its own linking rule (RetailCRM) links listings only there:
+        # order lines then map by stored links, not by a bare SKU match.
+        ingest_as = links_only(channel) if hasattr(client, "link_listings") else channel
         if hasattr(client, "history_cursor"):
             # RetailCRM: changes are read from its history, after the last entry seen.
             stored = self.book.channels.cursor(channel.id, "orders-history")
@@ -328,7 +349,7 @@ class SyncEngine:
             page.orders = good
             if page.orders:
                 result = self.book.ingest(
-                    channel, page.orders, first_import=first_import, rules=rules
+                    ingest_as, page.orders, first_import=first_import, rules=rules
                 )
                 report.orders_created += result.created
                 report.orders_updated += result.updated
@@ -418,8 +439,23 @@ class SyncEngine:
             target=OrderStatus(target) if target else None,
             **payload,
         )
-        await client.push_order(push)
+        if "warehouse_id" in inspect.signature(client.push_order).parameters:
+            # RetailCRM names the store a shipment leaves from: the order's warehouse's.
+            await client.push_order(push, warehouse_id=self._ships_from(row.order_id))
+        else:
+            await client.push_order(push)
         return f"Sent to {channel.name}: {_push_words(push)}"
+
+    def _ships_from(self, order_id: int | None) -> int | None:
+        """The local warehouse most of an order's goods leave from (None if unknown)."""
+        if order_id is None:
+            return None
+        found = self.db.scalar(
+            "SELECT warehouse_id FROM order_lines WHERE order_id = ? AND warehouse_id IS NOT NULL"
+            " GROUP BY warehouse_id ORDER BY SUM(quantity) DESC, warehouse_id LIMIT 1",
+            (order_id,),
+        )
+        return None if found is None else int(found)
 
 
 def _push_words(push: OrderPush) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from app.channels.base import CAP_STOCK_BATCH, CAP_STOCK_PUSH, ChannelClient
 from app.core.models import ChannelListing
+from app.core.stock import channel_quantity
 from app.settings import channel_setting
 from app.store.channels import Channel
 from app.store.db import Database
@@ -39,6 +40,7 @@ class StockTarget:
     quantity: float
     changed_at: float | None
     cost: float | None = None
+    product_id: int | None = None
 
 
 class StockPusher:
@@ -80,6 +82,7 @@ class StockPusher:
                     quantity=max(0.0, level.sellable - buffer),
                     changed_at=changed,
                     cost=cost,
+                    product_id=listing["product_id"],
                 )
             )
         return targets, skipped
@@ -104,7 +107,7 @@ class StockPusher:
         if not targets:
             return
         if CAP_STOCK_BATCH in client.capabilities and hasattr(client, "push_stock_batch"):
-            await self._batch(client, targets, outcome, on_error, progress)
+            await self._batch(client, targets, outcome, on_error, progress, channel)
             return
         planner = getattr(client, "plan_stock", None)
         now_targets = targets
@@ -145,12 +148,54 @@ class StockPusher:
                 )
         return now
 
+    def per_store(
+        self, product_id: int, store_map: dict[str, int | None], buffer: float
+    ) -> dict[str, float]:
+        """What each store of ``store_map`` ({store: warehouse id}) should show of a product:
+        that warehouse's available stock less the buffers, never below zero (a store
+        standing for every warehouse, None, gets the product's whole available stock)."""
+        product = self.book.ledger.level(product_id)
+        rows = self.db.all(
+            "SELECT warehouse_id, on_hand, committed FROM stock_levels WHERE product_id = ?",
+            (product_id,),
+        )
+        levels = {r["warehouse_id"]: (r["on_hand"], r["committed"]) for r in rows}
+        result = {}
+        for store, warehouse in store_map.items():
+            if warehouse is None:
+                result[store] = max(0.0, product.sellable - buffer)
+                continue
+            on_hand, committed = levels.get(warehouse, (0.0, 0.0))
+            # The product's safety buffer is held back in every store: a store never
+            # shows what could oversell, whichever store the next order picks.
+            quantity = channel_quantity(on_hand, committed, product.safety_buffer)
+            result[store] = max(0.0, quantity - buffer)
+        return result
+
     async def _batch(
-        self, client, targets: list[StockTarget], outcome: DrainOutcome, on_error, progress
+        self,
+        client,
+        targets: list[StockTarget],
+        outcome: DrainOutcome,
+        on_error,
+        progress,
+        channel: Channel | None = None,
     ) -> None:
         try:
+            by_store = getattr(client, "push_stock_by_store", None)
             with_costs = getattr(client, "push_stock_with_costs", None)
-            if with_costs is not None:  # RetailCRM keeps purchase prices beside stock
+            store_map = getattr(client, "store_map", None)
+            if by_store is not None and store_map and channel is not None:
+                # RetailCRM with mapped stores: each store gets its warehouse's stock.
+                buffer = float(channel_setting(channel.settings, "stock_buffer"))
+                answer = await by_store(
+                    [
+                        (t.record, self.per_store(t.product_id, store_map, buffer), t.cost)
+                        for t in targets
+                        if t.product_id is not None
+                    ]
+                )
+            elif with_costs is not None:  # RetailCRM keeps purchase prices beside stock
                 answer = await with_costs([(t.record, t.quantity, t.cost) for t in targets])
             else:
                 answer = await client.push_stock_batch([(t.record, t.quantity) for t in targets])

@@ -77,6 +77,7 @@ class Bridge(QObject):
         self._mono = time.monotonic()
         self._stopped = False
         self.receiver = None  # webhook receiver, started when a channel has a public address
+        self.stock_callbacks = None  # RetailCRM stock-request receivers, when switched on
         self._receiver_failed = False
         self._new_listings_told: dict[str, int] = {}
         self._backup_day = ""  # the day the automatic backup was last attempted
@@ -154,6 +155,8 @@ class Bridge(QObject):
         if self.receiver is not None:
             self.receiver.stop()
             self.receiver = None
+        if self.stock_callbacks is not None:
+            self.stock_callbacks.stop()
         self.engine.stop()
         self.reader.close()
 
@@ -193,6 +196,7 @@ class Bridge(QObject):
         if self.paused:
             return
         self._ensure_receiver()
+        self._ensure_stock_callbacks()
         default_minutes = self.settings.get("sync_interval_minutes")
         for ch in self.channels():
             if not ch["enabled"]:
@@ -244,6 +248,27 @@ class Bridge(QObject):
             self._receiver_failed = True
             return
         self.receiver.start()
+
+    def _ensure_stock_callbacks(self) -> None:
+        """RetailCRM channels whose stock callback is on get a receiver on 127.0.0.1; its
+        answers are worked out on the engine thread (where the database lives)."""
+        channels = self.channels()
+        if self.stock_callbacks is None:
+            if not any(
+                c["platform"] == "retailcrm" and c["settings"].get("stock_callback")
+                for c in channels
+            ):
+                return
+            from app.channels.retailcrm import service
+            from app.channels.retailcrm.callback_host import CallbackHost
+
+            def answer(name: str, offers: list) -> list:
+                work = self.engine.submit(lambda hub: service.answer_callback(hub, name, offers))
+                return work.result(timeout=20)
+
+            self.stock_callbacks = CallbackHost(answer)
+        for name, problem in self.stock_callbacks.reconcile(channels).items():
+            self.notify.emit("RetailCRM stock requests are off", f"{name}: {problem}", "warning")
 
     def _hint(self, name: str, body: bytes) -> None:
         """A webhook arrived (receiver thread): re-read on the engine thread, then refresh."""

@@ -31,6 +31,8 @@ from app.channels import registry
 from app.settings import channel_setting, channel_settings_for
 from app.ui.bridge import PAUSED, SYNCING, Bridge, ChannelState
 from app.ui.connect_wizard import ConnectWizard, error_words, platform_badge
+from app.ui.retailcrm_drift_dialog import DriftDialog
+from app.ui.retailcrm_stores_dialog import StoreMapDialog, supports_store_map
 from app.ui.settings_form import CollapsibleSection, SettingsForm, muted_label
 from app.ui.status_map_dialog import StatusMapDialog, supports_status_map
 from app.ui.style import ACCENT, BAD, MUTED, OK, WARN, ago
@@ -99,6 +101,8 @@ class ChannelCard(QFrame):
     disconnect_requested = Signal(str)
     token_requested = Signal(str)
     statuses_requested = Signal(str)
+    stores_requested = Signal(str)
+    drift_requested = Signal(str)
 
     def __init__(self, row: dict[str, Any], parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,6 +147,17 @@ class ChannelCard(QFrame):
             )
             self.statuses_button.clicked.connect(lambda: self.statuses_requested.emit(self.name))
             head.addWidget(self.statuses_button)
+        if supports_store_map(row["platform"]):
+            self.stores_button = QPushButton("Stores…")
+            self.stores_button.setToolTip("Choose which warehouse each RetailCRM store shows")
+            self.stores_button.clicked.connect(lambda: self.stores_requested.emit(self.name))
+            head.addWidget(self.stores_button)
+            self.drift_button = QPushButton("Check stock in RetailCRM…")
+            self.drift_button.setToolTip(
+                "Compare RetailCRM's stock with Stockbridge's and send the correct numbers"
+            )
+            self.drift_button.clicked.connect(lambda: self.drift_requested.emit(self.name))
+            head.addWidget(self.drift_button)
         head.addWidget(self.disconnect_button)
 
         self.state_label = QLabel()
@@ -409,6 +424,8 @@ class ChannelsPage(QWidget):
             card.disconnect_requested.connect(self.disconnect_channel)
             card.token_requested.connect(self.replace_token)
             card.statuses_requested.connect(self.edit_statuses)
+            card.stores_requested.connect(self.edit_stores)
+            card.drift_requested.connect(self.check_drift)
             self.card_column.insertWidget(self.card_column.count() - 1, card)
             self.cards[row["name"]] = card
         if len(rows) == 1:  # one channel: nothing to hide its settings from
@@ -501,6 +518,16 @@ class ChannelsPage(QWidget):
 
     def edit_statuses(self, name: str) -> StatusMapDialog:
         dialog = StatusMapDialog(self.bridge, name, self)
+        dialog.open()
+        return dialog
+
+    def edit_stores(self, name: str) -> StoreMapDialog:
+        dialog = StoreMapDialog(self.bridge, name, self)
+        dialog.open()
+        return dialog
+
+    def check_drift(self, name: str) -> DriftDialog:
+        dialog = DriftDialog(self.bridge, name, self)
         dialog.open()
         return dialog
 

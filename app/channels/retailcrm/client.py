@@ -49,9 +49,10 @@ from app.channels.errors import NotFound, PayloadError, Rejected
 from app.channels.http_util import RetryPolicy, SleepFn
 from app.channels.retailcrm import inventory as inv
 from app.channels.retailcrm import mapping
+from app.channels.retailcrm import stores as store_maps
 from app.channels.retailcrm.inventory import InventoryEntry, InventoryLevel, UploadResult
 from app.channels.retailcrm.mapping import ModuleState, ProductGroup, Store, text
-from app.channels.retailcrm.pacing import ArrivalPacer
+from app.channels.retailcrm.pacing import AccountPacer, shared_pacer
 from app.channels.retailcrm.wire import (
     CrmSession,
     Form,
@@ -101,6 +102,22 @@ class RetailCrmClient:
     )
     # A warehouse system reports shipments; statuses are the CRM managers' business.
     progress_targets = frozenset({OrderStatus.DISPATCHED})
+    # Offer identifiers kept beside each listing (from ``raw``), for linking and callbacks.
+    listing_identifier_kinds = ("externalId", "xmlId")
+
+    async def ensure_registration(self, channel: Any) -> dict[str, Any]:
+        """Register with or without the stock callback as the channel's switch says."""
+        from app.channels.retailcrm.service import ensure_callback
+
+        return await ensure_callback(self, channel)
+
+    @staticmethod
+    def link_listings(mapping: Any, channel: Any) -> Any:
+        """The automatic linking of offers: by externalId, xmlId, then article."""
+        from app.channels.retailcrm.service import link_offers
+
+        batch, _plan = link_offers(mapping, channel)
+        return batch
 
     def __init__(
         self,
@@ -114,6 +131,7 @@ class RetailCrmClient:
         site: str | None = None,
         module_code: str = "stockbridge",
         store_code: str | None = None,
+        store_map: dict[str, int | None] | None = None,
         history_since_id: int | None = None,
         page_size: int = 100,
         overlap_seconds: int = 300,
@@ -131,6 +149,13 @@ class RetailCrmClient:
         self.site = (site or "").strip() or None
         self.module_code = module_code.strip()
         self.store_code = (store_code or "").strip() or None
+        # {store code: local warehouse id}; None stands for all warehouses together
+        # (a channel set up with one store, before stores were mapped one by one).
+        self.store_map: dict[str, int | None] = dict(store_map or {})
+        if not self.store_map and self.store_code:
+            self.store_map = {self.store_code: store_maps.ALL_WAREHOUSES}
+        if self.store_map and self.store_code not in self.store_map:
+            self.store_code = next(iter(self.store_map))
         self.history_cursor = history_since_id
         self.page_size = page_size
         self.overlap_seconds = max(0, int(overlap_seconds))
@@ -151,8 +176,17 @@ class RetailCrmClient:
                 "User-Agent": f"Stockbridge/{__version__}",
             },
             timeout=timeout,
-            pacer=ArrivalPacer(
-                REQUESTS_PER_WINDOW, PACING_WINDOW, sleep=sleep, stale_after=timeout + 10.0
+            # Shared by every client of this account (one per sync, drift checks,
+            # callbacks): the limit is the account's, not this object's.
+            pacer=AccountPacer(
+                shared_pacer(
+                    self.base_url,
+                    key,
+                    limit=REQUESTS_PER_WINDOW,
+                    window=PACING_WINDOW,
+                    stale_after=timeout + 10.0,
+                ),
+                sleep,
             ),
             # 503 is RetailCRM's "too many requests": wait it out a few times, longer
             # than for an ordinary server error (the PHP examples sleep a second).
@@ -347,6 +381,26 @@ class RetailCrmClient:
         ]
         return (await self.upload_inventories(entries)).not_found
 
+    async def push_stock_by_store(
+        self, items: list[tuple[ChannelListing, dict[str, float], float | None]]
+    ) -> list[str]:
+        """Each offer's available stock per mapped store, with its cost price, in one
+        upload per 250 offers; returns the offers RetailCRM did not know.
+
+        ``items`` hold ``{store code: quantity}`` as the engine worked them out from
+        :attr:`store_map` (each store its warehouse's stock).
+        """
+        entries = [
+            InventoryEntry(listing.external_id, store, quantity, purchase_price=cost, by="id")
+            for listing, per_store, cost in items
+            for store, quantity in per_store.items()
+        ]
+        if not entries:
+            return []
+        if not self._store_types:
+            await self.fetch_stores()  # "available"-type stores get 1/0, not a count
+        return (await self.upload_inventories(entries)).not_found
+
     async def upload_inventories(self, entries: list[InventoryEntry]) -> UploadResult:
         """Send stock and cost prices, at most 250 offers per request.
 
@@ -394,6 +448,8 @@ class RetailCrmClient:
         return levels
 
     def _default_store(self) -> str:
+        if not self.store_code and self.store_map:
+            return next(iter(self.store_map))
         if not self.store_code:
             raise Rejected(
                 "choose which RetailCRM store (warehouse) receives Stockbridge's stock in"
@@ -587,8 +643,12 @@ class RetailCrmClient:
 
     # --- shipment ---------------------------------------------------------------------
 
-    async def push_order(self, push: OrderPush) -> None:
-        """Report a shipment (a DISPATCHED progress push); read first, so repeats are safe."""
+    async def push_order(self, push: OrderPush, *, warehouse_id: int | None = None) -> None:
+        """Report a shipment (a DISPATCHED progress push); read first, so repeats are safe.
+
+        ``warehouse_id`` is the local warehouse the order ships from: its mapped store
+        becomes ``shipmentStore``.
+        """
         if push.kind != "progress":
             raise Rejected(
                 f"RetailCRM takes only shipments from its warehouse system; {push.kind!r}"
@@ -599,13 +659,14 @@ class RetailCrmClient:
                 "a warehouse system can only mark RetailCRM orders shipped (dispatched);"
                 f" {push.target or 'nothing'} is set by the CRM's managers"
             )
-        await self.ship_order(push.order_external_id)
+        store = store_maps.store_for_warehouse(self.store_map, warehouse_id)
+        await self.ship_order(push.order_external_id, store_code=store)
 
     async def ship_order(self, order_id: str, *, store_code: str | None = None) -> dict:
         """Set ``shipped``, ``shipmentStore`` and ``shipmentDate`` (today) on an order.
 
-        The store is ``store_code``, else the one the order already names, else the
-        default store. Returns the order as RetailCRM holds it afterwards.
+        The store is ``store_code`` (the store of the warehouse it ships from), else the
+        one the order already names, else the default store. Returns the order as RetailCRM holds it afterwards.
         """
         order = await self._get_order(str(order_id), by="id", site=None)
         number = text(order.get("number")) or str(order_id)

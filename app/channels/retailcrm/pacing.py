@@ -12,13 +12,21 @@ that moment. At most ``limit`` requests can then arrive in any window, whatever 
 network does. It has the interface :class:`~app.channels.http_util.HttpSession`
 expects of a pacer (``acquire``, ``observe``, ``pause``) plus :meth:`finished`, which
 the session calls when an attempt ends, answered or failed.
+
+The limit belongs to the account, not to one client object: the engine builds a new
+client for every sync, and a drift check or a callback may run beside a sync. So
+:func:`shared_pacer` hands every client of one account (base URL and key) on one event
+loop the same pacer, each client waiting with its own ``sleep``
+(:class:`AccountPacer`), the way Sello shares its budget.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
+import weakref
 from collections import deque
 from collections.abc import Mapping
 
@@ -58,8 +66,13 @@ class ArrivalPacer:
         self._lock = asyncio.Lock()
         self._freed = asyncio.Event()
 
-    async def acquire(self) -> float:
-        """Wait until one more request may go out; returns the seconds waited."""
+    async def acquire(self, sleep: SleepFn | None = None) -> float:
+        """Wait until one more request may go out; returns the seconds waited.
+
+        ``sleep`` overrides the pacer's own (each client of a shared pacer waits with
+        its own, so a test's instant sleep stays in that test's client).
+        """
+        sleep = sleep or self._sleep
         async with self._lock:
             self._prune(self._clock())
             # Every slot held by a request on its way: only an answer frees one.
@@ -81,7 +94,7 @@ class ArrivalPacer:
             wait = start - now
             if wait > 0:
                 log.debug("pacing: waiting %.2fs before the next request", wait)
-                await self._sleep(wait)
+                await sleep(wait)
             self._in_flight.append(max(self._clock(), start))
             return max(0.0, wait)
 
@@ -106,3 +119,67 @@ class ArrivalPacer:
         while self._in_flight and self._in_flight[0] <= now - self.stale_after:
             self._in_flight.popleft()
         return len(self._done) + len(self._in_flight)
+
+
+class AccountPacer:
+    """One client's handle on its account's shared :class:`ArrivalPacer`, with its sleep.
+
+    Has the pacer interface :class:`~app.channels.retailcrm.wire.CrmSession` expects.
+    """
+
+    def __init__(self, pacer: ArrivalPacer, sleep: SleepFn = asyncio.sleep) -> None:
+        self.pacer = pacer
+        self._sleep = sleep
+
+    async def acquire(self) -> float:
+        return await self.pacer.acquire(self._sleep)
+
+    def finished(self) -> None:
+        self.pacer.finished()
+
+    def observe(self, headers: Mapping[str, str]) -> None:
+        self.pacer.observe(headers)
+
+    def pause(self, seconds: float) -> None:
+        self.pacer.pause(seconds)
+
+
+# Pacers outlive clients on purpose (one client per sync; the server's window does not
+# start over because of that). asyncio locks belong to one event loop, so pacers are
+# kept per loop; a loop that ends takes its pacers with it.
+_SHARED: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, dict[tuple[str, str, object], ArrivalPacer]
+] = weakref.WeakKeyDictionary()
+
+
+def account_key(base_url: str, token: str) -> tuple[str, str]:
+    """A key for one account that never holds the API key itself (only a short digest)."""
+    digest = hashlib.sha256(token.encode("utf-8")).hexdigest()[:16]
+    return base_url.rstrip("/").lower(), digest
+
+
+def shared_pacer(
+    base_url: str,
+    token: str,
+    *,
+    limit: int,
+    window: float,
+    clock: ClockFn = time.monotonic,
+    stale_after: float = 120.0,
+) -> ArrivalPacer:
+    """The pacer every client of this account shares on the current event loop.
+
+    A client built outside a running loop gets a pacer of its own: asyncio binds a
+    lock to the first loop that waits on it, so such a pacer cannot be shared safely.
+    """
+    try:
+        pool = _SHARED.setdefault(asyncio.get_running_loop(), {})
+    except RuntimeError:
+        return ArrivalPacer(limit, window, clock=clock, stale_after=stale_after)
+    key = (*account_key(base_url, token), clock)
+    pacer = pool.get(key)
+    if pacer is None:
+        pacer = pool[key] = ArrivalPacer(limit, window, clock=clock, stale_after=stale_after)
+    else:
+        pacer.stale_after = max(pacer.stale_after, stale_after)
+    return pacer

@@ -246,6 +246,38 @@ class RetailCrmSandbox(SandboxHTTPServer):
                 raise ValueError(f"{exc.message}: {exc.errors}") from None
             return copy.deepcopy(order)
 
+    def fire_inventories_upload(
+        self, offers: list[dict[str, Any]], *, code: str = "stockbridge", timeout: float = 10.0
+    ) -> tuple[int, Any]:
+        """Play RetailCRM calling the module's ``inventoriesUpload`` callback.
+
+        As the convention for module callbacks goes (platforms/retailcrm.md §9.2–§9.3):
+        a form POST to ``baseUrl + url`` with ``clientId`` and the offers as JSON in
+        ``offers`` (that field's name is the documented assumption). Returns the
+        module's status and JSON answer.
+        """
+        import httpx
+
+        with self.lock:
+            module = copy.deepcopy(self.state.modules.get(code))
+        if not module:
+            raise ValueError(f"no module {code!r} is registered")
+        actions = ((module.get("integrations") or {}).get("store") or {}).get("actions") or []
+        action = next((a for a in actions if a.get("code") == "inventoriesUpload"), None)
+        if action is None:
+            raise ValueError(f"module {code!r} has no inventoriesUpload callback")
+        url = module["baseUrl"].rstrip("/") + action["url"]
+        answer = httpx.post(
+            url,
+            data={"clientId": module["clientId"], "offers": json.dumps(offers)},
+            timeout=timeout,
+        )
+        try:
+            body = answer.json()
+        except ValueError:
+            body = answer.text
+        return answer.status_code, body
+
     # ============================================================ HTTP plumbing
     def start(self) -> str:
         root = super().start()
