@@ -98,8 +98,9 @@ def after_ingest(book, channel: Channel, external_ids: list[str]) -> None:
             sync_order(book, target, order, since=since)
 
 
-def after_change(book, order_id: int) -> None:
-    """Mirror a local change of an already exported order to each destination."""
+def after_change(book, order_id: int, *, reason: str = "") -> None:
+    """Mirror a local change of an already exported order to each destination
+    (``reason``: the merchant's words for a cancellation or return)."""
     db = book.db
     rows = db.all("SELECT channel_id FROM order_exports WHERE order_id = ?", (order_id,))
     if not rows:
@@ -114,10 +115,12 @@ def after_change(book, order_id: int) -> None:
     for row in rows:
         target = book.channels.by_id(row["channel_id"])
         if target.enabled:
-            sync_order(book, target, order, since=None)
+            sync_order(book, target, order, since=None, reason=reason)
 
 
-def sync_order(book, target: Channel, order: dict[str, Any], *, since: float | None) -> None:
+def sync_order(
+    book, target: Channel, order: dict[str, Any], *, since: float | None, reason: str = ""
+) -> None:
     """Bring ``target``'s copy of ``order`` in step: create it once, then queue what
     changed since the last mirrored state (each step exactly once, in lifecycle order).
 
@@ -156,10 +159,10 @@ def sync_order(book, target: Channel, order: dict[str, Any], *, since: float | N
     if mirrored in (S.CANCELLED, S.RETURNED):
         pass  # closed there: nothing more to mirror
     elif status is S.CANCELLED:
-        steps.append({"kind": "cancel"})
+        steps.append({"kind": "cancel", "reason": reason})
         mirrored = status
     elif status is S.RETURNED:
-        steps.append({"kind": "return"})
+        steps.append({"kind": "return", "reason": reason})
         mirrored = status
     else:
         # invoice → pay → pack → fulfil: a paid order is invoiced before it is paid

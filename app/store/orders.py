@@ -668,7 +668,7 @@ class OrderBook:
             )
             self._event(order_id, "action", f"Marked {words}{detail}; {outcome}")
             self.enqueue_stock_pushes(moved)
-            exports.after_change(self, order_id)
+            exports.after_change(self, order_id, reason=reason)
         return self.get(order_id)
 
     @staticmethod

@@ -78,7 +78,8 @@ def hub(tmp_path, tg):
     h.close()
 
 
-def with_shop(hub: Hub, shop: SelldoneSandbox) -> None:
+def with_shop(hub: Hub, shop: SelldoneSandbox, tg: TradeGeckoSandbox) -> None:
+    tg.add_currency("EUR", 0.55, "€")  # the shop sells in euros
     asyncio.run(
         hub.add_channel(
             "selldone",
@@ -119,15 +120,19 @@ def sell_on_shop(hub: Hub, shop: SelldoneSandbox, sku: str, quantity: int, **kw:
             r for r in hub.listings(SHOP) if not r["product_sku"] and ":" not in r["listing"]
         )
         hub.link(SHOP, listing["listing"], sku)
-    shop.create_order(
+    basket = shop.create_order(
         [{"product_id": int(listing["listing"]), "variant_id": None, "count": quantity}], **kw
     )
     sync(hub, SHOP)
-    return hub.order_list(channel=SHOP, limit=1)[0]
+    return hub.order_detail(f"{SHOP}:{basket['id']}")
 
 
 def gecko_orders(tg: TradeGeckoSandbox, reference: str) -> list[dict]:
-    return [o for o in tg.orders.values() if o.get("reference_number") == reference]
+    return [
+        tg.present("orders", o["id"])
+        for o in list(tg.orders.values())
+        if o.get("reference_number") == reference
+    ]
 
 
 def reference_of(hub: Hub, order: dict) -> str:
@@ -209,3 +214,190 @@ def test_untracked_variants_are_not_counted(hub, tg):
             "SELECT COUNT(*) FROM stock_movements WHERE product_id = ?", (row["product_id"],)
         )
         assert moves == 0
+
+
+# --- orders from the other channels -------------------------------------------------
+
+
+def test_an_order_from_the_shop_becomes_one_sales_order_despite_a_lost_answer(hub, tg, shop):
+    with_shop(hub, shop, tg)
+    # The first POST /orders is applied, then its answer is lost (connection reset).
+    tg.set_fault_plan(FaultPlan.parse("reset=1,lost=1,methods=POST,paths=/orders,max=1,seed=1"))
+    created = tg.creates_applied
+    order = sell_on_shop(hub, shop, "HP-MH-250", 2)
+    reference = reference_of(hub, order)
+    for _ in range(4):  # bounded: the retry is due at once or after a short backoff
+        hub.outbox.retry_failed(hub.channels.get(GECKO).id)
+        sync(hub, GECKO)
+        if exports.export_row(hub.db, hub.channels.get(GECKO).id, order["id"])["remote_id"]:
+            break
+    (sales_order,) = gecko_orders(tg, reference)
+    assert tg.creates_applied == created + 1
+    faults = [e for e in tg.request_log if e["path"] == "/orders" and e["fault"]]
+    assert len(faults) == 1
+    variant = variant_of(hub, "HP-MH-250")
+    lines = [
+        li for li in tg.order_line_items.values() if li["order_id"] == sales_order["id"]
+    ]
+    assert [(li["variant_id"], float(li["quantity"])) for li in lines if li.get("variant_id")] == [
+        (variant, 2.0)
+    ]
+    assert tg.state.currencies[sales_order["currency_id"]]["iso"] == "EUR"
+    row = exports.export_row(hub.db, hub.channels.get(GECKO).id, order["id"])
+    assert row["state"] == "sent" and row["remote_id"] == str(sales_order["id"])
+    # Later syncs send nothing more.
+    sync(hub, GECKO)
+    assert tg.creates_applied == created + 1
+
+
+def test_a_crash_between_create_and_mark_done_creates_no_second_order(hub, tg, shop):
+    with_shop(hub, shop, tg)
+    order = sell_on_shop(hub, shop, "HP-MH-500", 1)
+    channel = hub.channels.get(GECKO)
+    reference = reference_of(hub, order)
+    # The create went out and TradeGecko made the order, then Stockbridge died before
+    # it wrote anything down: the export row and the outbox row are still pending.
+    export, problems = gecko.build_export(hub.db, channel, hub.orders.get(order["id"]), reference)
+    assert not problems
+
+    async def create() -> str:
+        client = default_client_factory(channel)
+        try:
+            return await client.export_order(export)
+        finally:
+            await client.aclose()
+
+    first = asyncio.run(create())
+    created = tg.creates_applied
+    sync(hub, GECKO)
+    assert tg.creates_applied == created
+    assert [str(o["id"]) for o in gecko_orders(tg, reference)] == [first]
+    assert exports.export_row(hub.db, channel.id, order["id"])["remote_id"] == first
+
+
+def test_the_lifecycle_goes_invoice_pay_pack_fulfil_in_order(hub, tg, shop):
+    with_shop(hub, shop, tg)
+    order = sell_on_shop(hub, shop, "HP-KB-50", 1)  # card-paid on the shop
+    sync(hub, GECKO)
+    hub.order_action(order["number"], "confirm")
+    hub.order_action(
+        order["number"],
+        "dispatch",
+        tracking_code="NZ123456789",
+        tracking_url="https://track.example/NZ123456789",
+    )
+    sync(hub, GECKO)
+    (sales_order,) = gecko_orders(tg, reference_of(hub, order))
+    assert actions(tg, sales_order["id"]) == ["invoice", "pay", "pack", "fulfil"]
+    assert sales_order["payment_status"] == "paid"
+    assert sales_order["fulfillment_status"] == "shipped"
+    shipped = [f for f in tg.fulfillments.values() if f["order_id"] == sales_order["id"]]
+    assert shipped and all(f.get("tracking_number") == "NZ123456789" for f in shipped)
+    history = [e["message"] for e in hub.order_detail(order["number"])["history"]]
+    assert any(f"Sent to {GECKO} as sales order {sales_order['id']}" in m for m in history)
+    assert not hub.outbox.rows(order_id=order["id"], channel_id=hub.channels.get(GECKO).id)
+
+
+def test_a_return_becomes_a_fulfillment_return(hub, tg, shop):
+    with_shop(hub, shop, tg)
+    order = sell_on_shop(hub, shop, "HP-BW-S", 3)
+    hub.order_action(order["number"], "dispatch", tracking_code="RT1")
+    sync(hub, GECKO)
+    hub.order_action(order["number"], "return", reason="wrong size")
+    sync(hub, GECKO)
+    (sales_order,) = gecko_orders(tg, reference_of(hub, order))
+    (returned,) = [
+        r for r in tg.fulfillment_returns.values() if r["order_id"] == sales_order["id"]
+    ]
+    assert returned.get("notes") == "wrong size"
+    sync(hub, GECKO)  # nothing more
+    assert len([r for r in tg.fulfillment_returns.values() if r["order_id"] == sales_order["id"]]) == 1
+
+
+def test_a_cancelled_order_is_voided(hub, tg, shop):
+    with_shop(hub, shop, tg)
+    order = sell_on_shop(hub, shop, "HP-BW-S", 1)
+    sync(hub, GECKO)
+    hub.order_action(order["number"], "cancel", reason="buyer asked")
+    sync(hub, GECKO)
+    (sales_order,) = gecko_orders(tg, reference_of(hub, order))
+    assert sales_order["status"] == "void"
+
+
+def test_no_double_count_while_the_shipment_is_on_its_way(hub, tg, shop):
+    first, _second = locations(tg)
+    with_shop(hub, shop, tg)
+    variant = variant_of(hub, "HP-MH-250")
+    counted = tg.stock(variant, first)[0]
+    order = sell_on_shop(hub, shop, "HP-MH-250", 4)
+    sync(hub, GECKO)  # exported: TradeGecko commits it, its stock on hand is unchanged
+    assert on_hand(hub, "HP-MH-250", AKL) == counted
+    hub.order_action(order["number"], "dispatch")  # taken off here at once
+    assert on_hand(hub, "HP-MH-250", AKL) == counted - 4
+    # A count arrives before the shipment reached TradeGecko (the fulfil is still queued).
+    tg.set_stock(variant, first, counted)  # touched: the next pull reads it again
+    channel = hub.channels.get(GECKO)
+
+    async def pull() -> None:
+        client = default_client_factory(channel)
+        try:
+            await gecko.pull_stock(hub.engine, client, channel, None)
+        finally:
+            await client.aclose()
+
+    asyncio.run(pull())
+    assert tg.stock(variant, first)[0] == counted
+    assert on_hand(hub, "HP-MH-250", AKL) == counted - 4  # not counted twice
+    sync(hub, GECKO)  # the pack and fulfil go out; TradeGecko takes the 4 off
+    assert tg.stock(variant, first)[0] == counted - 4
+    sync(hub, GECKO)
+    assert on_hand(hub, "HP-MH-250", AKL) == counted - 4
+    assert hub.ledger.verify() == []
+
+
+def test_max_online_caps_what_the_shop_is_sent(hub, tg, shop):
+    with_shop(hub, shop, tg)
+    capped = tg.variants[variant_of(hub, "HP-MH-1000")]
+    assert capped["max_online"] is not None
+    cap = float(capped["max_online"])
+    listing = shop_listing(hub)
+    hub.link(SHOP, listing["listing"], "HP-MH-1000")
+    sync(hub, SHOP)
+    sellable = hub.stock("HP-MH-1000")[0]["sellable"]
+    assert sellable > cap
+    assert shop.product_quantity(int(listing["listing"])) == cap
+    # Unlimited products get their whole sellable stock.
+    other = shop_listing(hub, 1)
+    hub.link(SHOP, other["listing"], "HP-MH-250")
+    sync(hub, SHOP)
+    assert shop.product_quantity(int(other["listing"])) == hub.stock("HP-MH-250")[0]["sellable"]
+
+
+def test_an_unknown_variant_blocks_that_order_until_it_is_mapped(hub, tg, shop):
+    with_shop(hub, shop, tg)
+    hub.import_catalog(b"sku,name,barcode,cost_price,on_hand\nLOCAL-1,Local jar,,,10\n")
+    blocked = sell_on_shop(hub, shop, "LOCAL-1", 1)
+    fine = sell_on_shop(hub, shop, "HP-MH-250", 1)
+    sync(hub, GECKO)
+    channel = hub.channels.get(GECKO)
+    row = exports.export_row(hub.db, channel.id, blocked["id"])
+    assert row["state"] == "blocked" and "LOCAL-1 has no TradeGecko variant" in row["reason"]
+    assert not gecko_orders(tg, row["reference"])
+    assert gecko_orders(tg, reference_of(hub, fine))  # the other order is not held up
+    history = [e["message"] for e in hub.order_detail(blocked["number"])["history"]]
+    assert any("Not sent to Gecko yet" in m and "LOCAL-1" in m for m in history)
+    waiting = [r for r in hub.outbox.rows(channel_id=channel.id) if r["order_id"] == blocked["id"]]
+    assert waiting and "LOCAL-1" in waiting[0]["last_error"]
+    # The shop still gets its own updates for that order.
+    hub.order_action(blocked["number"], "confirm")
+    sync(hub, SHOP)
+    assert not [r for r in hub.outbox.rows(channel_id=hub.channels.get(SHOP).id)]
+    # The merchant links a TradeGecko variant (the one adopt left out: its SKU is shared).
+    spare = next(r for r in hub.listings(GECKO) if not r["product_sku"] and r["sku"] == "HP-BW-M")
+    hub.link(GECKO, spare["listing"], "LOCAL-1")
+    sync(hub, GECKO)
+    row = exports.export_row(hub.db, channel.id, blocked["id"])
+    assert row["state"] == "sent"
+    (sales_order,) = gecko_orders(tg, row["reference"])
+    assert actions(tg, sales_order["id"])[:2] == ["invoice", "pay"]
+    assert sales_order["status"] != "void"

@@ -127,6 +127,7 @@ class TradeGeckoClient:
             clock=clock,
         )
         self._orders = OrderDesk(self._session, clock)
+        self._currencies: set[str] | None = None
         # Records the last pass refused: the protocol's pages have no room for them.
         self.quarantined_listings: list[QuarantinedItem] = []
         self.quarantined_customers: list[QuarantinedItem] = []
@@ -273,6 +274,21 @@ class TradeGeckoClient:
         nothing: tuple[OrderPage, ...] = ()
         for page in nothing:
             yield page
+
+    async def fetch_currencies(self) -> set[str]:
+        """The ISO codes of the account's active currencies (read once per client)."""
+        if self._currencies is None:
+            found: set[str] = set()
+            async for rows, _body in self._session.pages(
+                "/currencies", "currency", what="the currencies", limit=self.page_size
+            ):
+                found |= {
+                    mapping.text(row.get("iso")).upper()
+                    for row in rows
+                    if mapping.text(row.get("status") or "active") == "active"
+                }
+            self._currencies = found
+        return set(self._currencies)
 
     # --- companies -------------------------------------------------------------------
 

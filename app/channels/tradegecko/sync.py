@@ -324,6 +324,18 @@ async def _export(engine, client, channel: Channel, order: dict, record: dict) -
         raise ExportBlocked(
             f"order {order['number']} waits: {reason}", retry_after=BLOCKED_RECHECK_SECONDS
         )
+    currencies = await client.fetch_currencies()
+    if export.currency and currencies and export.currency not in currencies:
+        reason = (
+            f"TradeGecko has no {export.currency} currency: add it in TradeGecko"
+            " (Settings → Currencies) and the order goes out at the next sync"
+        )
+        if record["state"] != "blocked" or record["reason"] != reason:
+            _set(db, channel.id, order["id"], state="blocked", reason=reason)
+            engine.book.add_event(order["id"], "export", f"Not sent to {channel.name} yet: {reason}")
+        raise ExportBlocked(
+            f"order {order['number']} waits: {reason}", retry_after=BLOCKED_RECHECK_SECONDS
+        )
     remote = await client.export_order(export)
     _set(db, channel.id, order["id"], state="sent", remote_id=remote, reason="")
     return f"Sent to {channel.name} as sales order {remote} ({reference})"
