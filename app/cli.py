@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="LOC=WH",
         help="TradeGecko: which local warehouse a location's stock goes to, e.g."
-        " 12=\"Main warehouse\" (repeatable; default: the first location feeds --warehouse)",
+        ' 12="Main warehouse" (repeatable; default: the first location feeds --warehouse)',
     )
     add.add_argument("--no-test", action="store_true", help="skip the connection test")
     cmd("list", "list connected channels", chs)
@@ -269,6 +269,7 @@ def cmd_channel(args: argparse.Namespace) -> int:
     try:
         if action == "add":
             settings = _platform_options(args)
+            mapping = args.mapping or registry.platform(args.platform).default_mapping
             secret = sys.stdin.readline().strip() if not sys.stdin.isatty() else _prompt_secret()
             from app.hub import HubError
 
@@ -280,7 +281,7 @@ def cmd_channel(args: argparse.Namespace) -> int:
                         account=args.account,
                         secret=secret,
                         base_url=args.base_url,
-                        mapping_mode=args.mapping or registry.platform(args.platform).default_mapping,
+                        mapping_mode=mapping,
                         warehouse=args.warehouse,
                         settings=settings,
                         test=not args.no_test,

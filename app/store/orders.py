@@ -17,8 +17,8 @@ from app.core import lifecycle
 from app.core.lifecycle import Holding, Movement, TransitionError
 from app.core.models import ChannelOrder, LinkMethod, OrderStatus
 from app.core.rules import ChannelRules
-from app.store.channels import Channel, ChannelRepo
 from app.store import exports
+from app.store.channels import Channel, ChannelRepo
 from app.store.db import Database
 from app.store.ledger import Ledger
 from app.store.outbox import Outbox

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from app import secrets
 from app.channels.faults import FaultPlan
 from app.channels.selldone.sandbox import SelldoneSandbox
 from app.channels.tradegecko import sync as gecko
@@ -172,9 +171,7 @@ def test_per_location_stock_becomes_local_on_hand_of_two_warehouses(hub, tg):
     assert checked >= 16
     # keep_selling lets an oversold variant stay below zero locally too
     assert on_hand(hub, "HP-KB-100", WLG) == tg.stock(variant_of(hub, "HP-KB-100"), second)[0] < 0
-    reasons = {
-        r[0] for r in hub.db.all("SELECT DISTINCT reason FROM stock_movements")
-    }
+    reasons = {r[0] for r in hub.db.all("SELECT DISTINCT reason FROM stock_movements")}
     assert reasons == {gecko.STOCK_REASON}  # no "opening stock" counted besides
     assert hub.ledger.verify() == []
 
@@ -236,9 +233,7 @@ def test_an_order_from_the_shop_becomes_one_sales_order_despite_a_lost_answer(hu
     faults = [e for e in tg.request_log if e["path"] == "/orders" and e["fault"]]
     assert len(faults) == 1
     variant = variant_of(hub, "HP-MH-250")
-    lines = [
-        li for li in tg.order_line_items.values() if li["order_id"] == sales_order["id"]
-    ]
+    lines = [li for li in tg.order_line_items.values() if li["order_id"] == sales_order["id"]]
     assert [(li["variant_id"], float(li["quantity"])) for li in lines if li.get("variant_id")] == [
         (variant, 2.0)
     ]
@@ -306,12 +301,12 @@ def test_a_return_becomes_a_fulfillment_return(hub, tg, shop):
     hub.order_action(order["number"], "return", reason="wrong size")
     sync(hub, GECKO)
     (sales_order,) = gecko_orders(tg, reference_of(hub, order))
-    (returned,) = [
-        r for r in tg.fulfillment_returns.values() if r["order_id"] == sales_order["id"]
-    ]
+    (returned,) = [r for r in tg.fulfillment_returns.values() if r["order_id"] == sales_order["id"]]
     assert returned.get("notes") == "wrong size"
     sync(hub, GECKO)  # nothing more
-    assert len([r for r in tg.fulfillment_returns.values() if r["order_id"] == sales_order["id"]]) == 1
+    assert (
+        len([r for r in tg.fulfillment_returns.values() if r["order_id"] == sales_order["id"]]) == 1
+    )
 
 
 def test_a_cancelled_order_is_voided(hub, tg, shop):

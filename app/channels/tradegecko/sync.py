@@ -332,7 +332,9 @@ async def _export(engine, client, channel: Channel, order: dict, record: dict) -
         )
         if record["state"] != "blocked" or record["reason"] != reason:
             _set(db, channel.id, order["id"], state="blocked", reason=reason)
-            engine.book.add_event(order["id"], "export", f"Not sent to {channel.name} yet: {reason}")
+            engine.book.add_event(
+                order["id"], "export", f"Not sent to {channel.name} yet: {reason}"
+            )
         raise ExportBlocked(
             f"order {order['number']} waits: {reason}", retry_after=BLOCKED_RECHECK_SECONDS
         )
@@ -375,7 +377,7 @@ def _lines(db: Database, channel: Channel, order: dict) -> tuple[list[ExportLine
         if not variants:
             problems.append(
                 f"your product {sku} has no TradeGecko variant: link it under Products"
-                f" (or `stockbridge mapping link --channel \"{channel.name}\" --listing"
+                f' (or `stockbridge mapping link --channel "{channel.name}" --listing'
                 f" VARIANT_ID --sku {sku}`)"
             )
             continue
