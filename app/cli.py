@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -368,6 +369,8 @@ def _platform_options(args: argparse.Namespace) -> dict[str, Any]:
         "stock_master": bool(args.stock_master),
         "export_orders": bool(args.export_orders),
     }
+    if args.export_orders:  # orders imported from now on go to TradeGecko
+        settings["export_since"] = time.time()
     if locations:
         settings["location_warehouses"] = locations
     return settings

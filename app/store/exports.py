@@ -63,12 +63,17 @@ def reference_for(order: dict[str, Any]) -> str:
     return f"SB-{order['id']}-{number}"[:255].rstrip("-")
 
 
-def _export_since(db: Database, channel: Channel) -> float:
+def _export_since(book, channel: Channel) -> float:
+    """When exporting was switched on: orders imported before are not sent. Unknown (a
+    channel card switch) means now, recorded once."""
     since = channel.settings.get(EXPORT_SINCE)
     try:
         return float(since)
     except (TypeError, ValueError):
-        return float(db.scalar("SELECT created_at FROM channels WHERE id = ?", (channel.id,)) or 0)
+        now = time.time()
+        book.channels.update(channel.name, settings={EXPORT_SINCE: now})
+        channel.settings[EXPORT_SINCE] = now
+        return now
 
 
 def after_ingest(book, channel: Channel, external_ids: list[str]) -> None:
@@ -93,7 +98,7 @@ def after_ingest(book, channel: Channel, external_ids: list[str]) -> None:
             )
         ]
     for target in targets:
-        since = _export_since(db, target)
+        since = _export_since(book, target)
         for order in orders:
             sync_order(book, target, order, since=since)
 

@@ -10,6 +10,7 @@ A privileged access token pasted into the same box works as well.
 from __future__ import annotations
 
 import html
+import time
 import webbrowser
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +32,7 @@ from PySide6.QtWidgets import (
 from app import secrets
 from app.channels.errors import ChannelError
 from app.channels.tradegecko import oauth
-from app.store.exports import EXPORT_ORDERS, STOCK_MASTER
+from app.store.exports import EXPORT_ORDERS, EXPORT_SINCE, STOCK_MASTER
 from app.ui.settings_form import muted_label
 from app.ui.style import BAD, OK
 
@@ -110,10 +111,13 @@ class TradeGeckoOptions(QWidget):
         self._refresh()
 
     def settings(self) -> dict[str, Any]:
-        return {
+        chosen: dict[str, Any] = {
             STOCK_MASTER: self.stock_master.isChecked(),
             EXPORT_ORDERS: self.export_orders.isChecked(),
         }
+        if chosen[EXPORT_ORDERS]:  # orders imported from now on go to TradeGecko
+            chosen[EXPORT_SINCE] = time.time()
+        return chosen
 
     def _refresh(self) -> None:
         ready = bool(self.app_id.text().strip() and self.app_secret.text().strip())

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app import secrets
 from app.channels.faults import FaultPlan
 from app.channels.selldone.sandbox import SelldoneSandbox
 from app.channels.tradegecko import sync as gecko
@@ -396,3 +397,67 @@ def test_an_unknown_variant_blocks_that_order_until_it_is_mapped(hub, tg, shop):
     (sales_order,) = gecko_orders(tg, row["reference"])
     assert actions(tg, sales_order["id"])[:2] == ["invoice", "pay"]
     assert sales_order["status"] != "void"
+
+
+def test_stock_webhooks_are_registered_and_a_delivery_re_reads_that_variant(hub, tg):
+    hub.channels.update(GECKO, settings={"webhook_public_url": "https://hooks.example.com"})
+    sync(hub, GECKO)
+    hooks = list(tg.state.webhooks.values())
+    assert {h["event"] for h in hooks} >= {"variant.stock_level_update"}
+    assert all(h["address"].startswith("https://hooks.example.com/hooks/Gecko?key=") for h in hooks)
+    first, _second = locations(tg)
+    variant = variant_of(hub, "HP-MH-500")
+    tg.set_stock(variant, first, 3)
+    (event,) = [
+        e
+        for e in tg.webhook_events
+        if e["event"] == "variant.stock_level_update" and e["object_id"] == variant
+    ][-1:]
+    before = len(tg.request_log)
+    report = asyncio.run(hub.engine.apply_hint(GECKO, event["body"]))
+    assert report.ok and report.stock_counted == 1
+    assert on_hand(hub, "HP-MH-500", AKL) == 3
+    reads = [e for e in tg.request_log[before:] if e["method"] == "GET"]
+    assert [e["path"] for e in reads] == ["/variants"]
+    assert str(variant) in str(reads[0]["query"])
+
+
+def test_a_renewed_sign_in_is_kept_in_the_channels_keyring_entry(tmp_path, tg):
+    import threading
+
+    import httpx
+
+    from app.channels.tradegecko import oauth
+
+    app = oauth.OAuthApp(tg.client_id, tg.client_secret, base_url=tg.base_url)
+
+    def browser(url: str) -> None:
+        threading.Thread(target=lambda: httpx.get(url, follow_redirects=True)).start()
+
+    creds = asyncio.run(oauth.sign_in(app, open_browser=browser, timeout=10))
+    h = Hub(tmp_path / "oauth")
+    try:
+        asyncio.run(
+            h.add_channel(
+                "tradegecko",
+                GECKO,
+                account="",
+                secret=creds.to_secret(),
+                base_url=tg.base_url,
+                mapping_mode="id",
+                settings={"stock_master": True},
+            )
+        )
+        tg.expire_access_tokens()
+        sync(h, GECKO)  # 401 → refresh → the new sign-in is stored, then used
+        stored = oauth.OAuthCredentials.from_secret(secrets.load(GECKO))
+        assert stored.refresh_token != creds.refresh_token
+        assert stored.access_token != creds.access_token
+        tg.expire_access_tokens()
+        sync(h, GECKO)  # renews again with the stored (rotated) refresh token
+        again = oauth.OAuthCredentials.from_secret(secrets.load(GECKO))
+        assert again.refresh_token not in (stored.refresh_token, creds.refresh_token)
+        log = h.db.all("SELECT error FROM sync_log")
+        assert all(creds.refresh_token not in (r[0] or "") for r in log)
+    finally:
+        h.close()
