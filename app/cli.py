@@ -724,13 +724,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     import time
 
     spec = registry.platform(args.platform)
-    import inspect
-
-    options = {"extra_orders": args.extra_orders} if args.extra_orders else {}
-    cls = spec.sandbox_class()
-    if options and "extra_orders" not in inspect.signature(cls).parameters:
-        raise CliError(f"The {spec.label} sandbox has no --extra-orders.")
-    box = cls(seed=args.seed, port=args.port, **options)
+    try:
+        box = spec.sandbox_class()(seed=args.seed, port=args.port, extra_orders=args.extra_orders)
+    except ValueError as exc:
+        raise CliError(f"{spec.label} sandbox: {exc}") from None
     if args.faults:
         from app.channels.faults import FaultPlan, FaultSpecError
 

@@ -98,7 +98,12 @@ class TradeGeckoSandbox(SandboxHTTPServer):
         redirect_uris: tuple[str, ...] | None = None,
         access_token_ttl: float = ACCESS_TOKEN_TTL,
         deliver_webhooks: bool = False,
+        extra_orders: int = 0,
     ) -> None:
+        if extra_orders:
+            # The other twins grow their order lists for benchmarks; TradeGecko sends no
+            # orders to Stockbridge (orders go *to* it), so there is nothing to grow.
+            raise ValueError("the TradeGecko sandbox has no orders to import: no extra orders")
         super().__init__(port=port)
         if app_secret and client_secret and app_secret != client_secret:
             raise ValueError("webhooks are signed with the application secret: one secret")
