@@ -461,3 +461,12 @@ def test_a_renewed_sign_in_is_kept_in_the_channels_keyring_entry(tmp_path, tg):
         assert all(creds.refresh_token not in (r[0] or "") for r in log)
     finally:
         h.close()
+
+
+def test_a_location_map_naming_an_unknown_location_is_refused_and_stock_kept(hub, tg):
+    before = on_hand(hub, "HP-MH-250", AKL)
+    hub.channels.update(GECKO, settings={"location_warehouses": {"999999": AKL}})
+    (report,) = asyncio.run(hub.sync(GECKO))
+    assert not report.ok
+    assert "TradeGecko has no location 999999" in report.error
+    assert on_hand(hub, "HP-MH-250", AKL) == before

@@ -79,10 +79,23 @@ def _warehouse_name(db: Database, warehouse_id: int) -> str:
     return str(db.scalar("SELECT name FROM warehouses WHERE id = ?", (warehouse_id,)) or "")
 
 
-async def location_map(engine, client, channel: Channel) -> dict[str, int]:
-    """TradeGecko location id → local warehouse id, filling in the default once."""
+async def location_map(engine, client, channel: Channel, *, check: bool = False) -> dict[str, int]:
+    """TradeGecko location id → local warehouse id, filling in the default once.
+
+    ``check`` reads the account's locations and refuses a map naming one it does not
+    have: counting a location that does not exist would set stock to zero.
+    """
     db: Database = engine.db
     names = channel.settings.get(exports.LOCATION_WAREHOUSES) or {}
+    if isinstance(names, dict) and names and check:
+        known = {loc.id: loc.label for loc in await client.fetch_locations()}
+        unknown = sorted(set(map(str, names)) - set(known), key=int)
+        if unknown:
+            have = ", ".join(f"{key} ({label})" for key, label in known.items()) or "none"
+            raise Rejected(
+                f"TradeGecko has no location {', '.join(unknown)} (its locations: {have});"
+                f" fix which location feeds which warehouse for {channel.name}"
+            )
     if not isinstance(names, dict) or not names:
         locations = [
             loc
@@ -117,7 +130,7 @@ async def pull_stock(engine, client, channel: Channel, report) -> int:
     """Read the variants changed since the last pull (and those linked since) and apply
     their per-location stock. Returns how many products changed."""
     book = engine.book
-    locations = await location_map(engine, client, channel)
+    locations = await location_map(engine, client, channel, check=True)
     cursor = book.channels.cursor(channel.id, STOCK_CURSOR)
     since = float(cursor) if cursor is not None else None
     started = time.time()
