@@ -470,3 +470,49 @@ def test_a_location_map_naming_an_unknown_location_is_refused_and_stock_kept(hub
     assert not report.ok
     assert "TradeGecko has no location 999999" in report.error
     assert on_hand(hub, "HP-MH-250", AKL) == before
+
+
+def test_a_known_buyer_is_the_existing_company_and_address_a_new_one_is_embedded(hub, tg, shop):
+    with_shop(hub, shop, tg)
+    company = next(c for c in tg.companies.values() if c["email"] == "orders@kauricove.example")
+    address = next(
+        a
+        for a in tg.addresses.values()
+        if a["company_id"] == company["id"] and a["address1"] == "12 Wharf Road"
+    )
+    companies_before = len(tg.companies)
+    known = sell_on_shop(
+        hub,
+        shop,
+        "HP-MH-250",
+        1,
+        buyer={"name": "Kauri Cove Café", "email": "orders@kauricove.example"},
+        receiver={
+            "name": "Kauri Cove Café",
+            "address": "12 Wharf Road",
+            "city": "Russell",
+            "postal": "0202",
+            "country": "New Zealand",
+        },
+    )
+    stranger = sell_on_shop(
+        hub,
+        shop,
+        "HP-MH-250",
+        1,
+        buyer={"name": "Aroha Ngata", "email": "aroha@example.org"},
+        receiver={"name": "Aroha Ngata", "address": "5 Rata Lane", "city": "Nelson"},
+    )
+    sync(hub, GECKO)
+    creates = [e for e in tg.request_log if e["method"] == "POST" and e["path"] == "/orders"]
+    body = {e["json"]["order"]["reference_number"]: e["json"]["order"] for e in creates}
+    first = body[reference_of(hub, known)]
+    assert first["company_id"] == company["id"]
+    assert first["shipping_address_id"] == address["id"]
+    assert "company" not in first and "shipping_address" not in first
+    second = body[reference_of(hub, stranger)]
+    assert "company_id" not in second
+    assert second["company"]["name"] == "Aroha Ngata"
+    assert second["shipping_address"]["address1"] == "5 Rata Lane"
+    assert second["shipping_address"]["first_name"] == "Aroha"
+    assert len(tg.companies) == companies_before + 1
