@@ -516,3 +516,40 @@ def test_a_known_buyer_is_the_existing_company_and_address_a_new_one_is_embedded
     assert second["shipping_address"]["address1"] == "5 Rata Lane"
     assert second["shipping_address"]["first_name"] == "Aroha"
     assert len(tg.companies) == companies_before + 1
+
+
+def test_a_create_that_timed_out_is_retried_without_a_second_order(tmp_path, tg, shop):
+    from app.channels.tradegecko.client import TradeGeckoClient
+
+    def factory(channel):
+        if channel.platform != "tradegecko":
+            return default_client_factory(channel)
+        return TradeGeckoClient(
+            channel.base_url, channel.account, secrets.load(channel.name), timeout=0.5
+        )
+
+    h = Hub(tmp_path / "timeout", client_factory=factory)
+    try:
+        add_gecko(h, tg, stock_master=True, export_orders=True)
+        sync(h, GECKO)
+        h.adopt(GECKO)
+        sync(h, GECKO)
+        with_shop(h, shop, tg)
+        # The create is applied, but its answer comes after the client gave up waiting.
+        tg.set_fault_plan(
+            FaultPlan.parse("timeout=1,lost=1,timeout_s=2,methods=POST,paths=/orders,max=1")
+        )
+        created = tg.creates_applied
+        order = sell_on_shop(h, shop, "HP-MH-500", 1)
+        channel = h.channels.get(GECKO)
+        for _ in range(4):
+            h.outbox.retry_failed(channel.id)
+            sync(h, GECKO)
+            if exports.export_row(h.db, channel.id, order["id"])["remote_id"]:
+                break
+        timed_out = [e for e in tg.request_log if e["fault_kind"] == "timeout"]
+        assert len(timed_out) == 1 and timed_out[0]["path"] == "/orders"
+        assert len(gecko_orders(tg, reference_of(h, order))) == 1
+        assert tg.creates_applied == created + 1
+    finally:
+        h.close()
