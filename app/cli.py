@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,10 +97,29 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--mapping",
         choices=("sku", "id"),
-        default="sku",
-        help="link products automatically by SKU, or by the channel's product id",
+        default=None,
+        help="link products automatically by SKU, or by the channel's product id"
+        " (default: sku; TradeGecko: id, its SKUs are not unique)",
     )
     add.add_argument("--warehouse", help="the local warehouse this channel sells from")
+    add.add_argument(
+        "--stock-master",
+        action="store_true",
+        help="TradeGecko: its per-location stock on hand becomes your local on-hand",
+    )
+    add.add_argument(
+        "--export-orders",
+        action="store_true",
+        help="TradeGecko: send the other channels' orders to it as sales orders",
+    )
+    add.add_argument(
+        "--location-warehouse",
+        action="append",
+        default=[],
+        metavar="LOC=WH",
+        help="TradeGecko: which local warehouse a location's stock goes to, e.g."
+        ' 12="Main warehouse" (repeatable; default: the first location feeds --warehouse)',
+    )
     add.add_argument("--no-test", action="store_true", help="skip the connection test")
     cmd("list", "list connected channels", chs)
     rm = cmd("remove", "disconnect a channel (its orders stay as history)", chs)
@@ -270,6 +290,8 @@ def cmd_channel(args: argparse.Namespace) -> int:
     hub = _hub(args)
     try:
         if action == "add":
+            settings = _platform_options(args)
+            mapping = args.mapping or registry.platform(args.platform).default_mapping
             secret = sys.stdin.readline().strip() if not sys.stdin.isatty() else _prompt_secret()
             from app.hub import HubError
 
@@ -281,8 +303,9 @@ def cmd_channel(args: argparse.Namespace) -> int:
                         account=args.account,
                         secret=secret,
                         base_url=args.base_url,
-                        mapping_mode=args.mapping,
+                        mapping_mode=mapping,
                         warehouse=args.warehouse,
+                        settings=settings,
                         test=not args.no_test,
                     )
                 )
@@ -350,6 +373,40 @@ def cmd_channel(args: argparse.Namespace) -> int:
     finally:
         hub.close()
     return 0
+
+
+def _platform_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Channel settings from the platform-only options of `channel add`."""
+    chosen = [
+        flag
+        for flag, given in (
+            ("--stock-master", args.stock_master),
+            ("--export-orders", args.export_orders),
+            ("--location-warehouse", bool(args.location_warehouse)),
+        )
+        if given
+    ]
+    if args.platform != "tradegecko":
+        if chosen:
+            raise CliError(f"{', '.join(chosen)} only apply to TradeGecko channels.")
+        return {}
+    from app.channels.tradegecko.sync import parse_location_map
+
+    try:
+        locations = parse_location_map(args.location_warehouse)
+    except ValueError as exc:
+        raise CliError(f"--location-warehouse: {exc}") from None
+    if locations and not args.stock_master:
+        raise CliError("--location-warehouse only matters with --stock-master.")
+    settings: dict[str, Any] = {
+        "stock_master": bool(args.stock_master),
+        "export_orders": bool(args.export_orders),
+    }
+    if args.export_orders:  # orders imported from now on go to TradeGecko
+        settings["export_since"] = time.time()
+    if locations:
+        settings["location_warehouses"] = locations
+    return settings
 
 
 def _prompt_secret() -> str:
@@ -717,7 +774,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     import time
 
     spec = registry.platform(args.platform)
-    box = spec.sandbox_class()(seed=args.seed, port=args.port, extra_orders=args.extra_orders)
+    try:
+        box = spec.sandbox_class()(seed=args.seed, port=args.port, extra_orders=args.extra_orders)
+    except ValueError as exc:
+        raise CliError(f"{spec.label} sandbox: {exc}") from None
     if args.faults:
         from app.channels.faults import FaultPlan, FaultSpecError
 
@@ -729,6 +789,8 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     account = getattr(box, "shop_id", None)
     where = f"  {spec.account_label} {account}" if account is not None else ""
     print(f"{spec.label} sandbox at {url}{where}  token {box.token}", flush=True)
+    if getattr(box, "client_secret", None):  # an OAuth application to sign in with
+        print(f"OAuth app: client id {box.client_id}  secret {box.client_secret}", flush=True)
     print("Press Ctrl+C to stop.", flush=True)
     try:
         while True:

@@ -98,7 +98,7 @@ class Hub:
         settings = dict(settings or {})
         info = None
         try:
-            client = spec.make_client(url, account, settings, secret)
+            client = spec.make_client(url, account, settings, secret, name=name)
         except (
             ValueError
         ) as exc:  # the client refused the details (e.g. a shop id that is not a number)
@@ -107,6 +107,9 @@ class Hub:
             if test:
                 info = await client.check_connection()
             settings.update(await self._introduce(client, name, info, settings))
+            # A sign-in renewed during the test replaced the one given (TradeGecko's
+            # refresh tokens rotate): keep the live one.
+            secret = getattr(client, "latest_secret", None) or secret
         finally:
             await client.aclose()
         secrets.store(name, secret)
@@ -152,9 +155,12 @@ class Hub:
         info = None
         if test:
             spec = registry.platform(channel.platform)
-            client = spec.make_client(channel.base_url, channel.account, channel.settings, secret)
+            client = spec.make_client(
+                channel.base_url, channel.account, channel.settings, secret, name=name
+            )
             try:
                 info = await client.check_connection()
+                secret = getattr(client, "latest_secret", None) or secret
             finally:
                 await client.aclose()
         secrets.store(name, secret)

@@ -203,6 +203,25 @@ PLATFORM_SETTINGS: dict[str, tuple[Setting, ...]] = {
             advanced=True,
         ),
     ),
+    "tradegecko": (
+        Setting(
+            "stock_master",
+            False,
+            "bool",
+            "Use the stock counted in TradeGecko",
+            help="TradeGecko's stock on hand, location by location, becomes your stock here"
+            " and is sent to your other channels (never more than TradeGecko's online maximum).",
+        ),
+        Setting(
+            "export_orders",
+            False,
+            "bool",
+            "Send my other channels' orders to TradeGecko",
+            help="Each new order from your other channels becomes a TradeGecko sales order,"
+            " then is invoiced, paid, packed and shipped there as you handle it here.",
+        ),
+        WEBHOOK_SETTING,
+    ),
     "selldone": (
         Setting(
             "import_statuses",

@@ -25,6 +25,7 @@ class Platform:
     token_link: Callable[[], str] | None = None
     other_base_urls: dict[str, str] = field(default_factory=dict)  # e.g. {"Staging": url}
     manual_payment_methods: frozenset[str] = frozenset()
+    default_mapping: str = "sku"  # how listings link to products unless the merchant says
 
     def client_class(self) -> type:
         module, _, name = self.client_path.partition(":")
@@ -50,12 +51,28 @@ class Platform:
                 "store_map": store_map(settings),
                 "site": settings.get("site") or None,
             }
+        if self.key == "tradegecko":
+            from app.store.exports import STOCK_MASTER
+
+            return {"stock_events": bool(settings.get(STOCK_MASTER))}
         return {}
 
     def make_client(
-        self, base_url: str, account: str, settings: dict[str, Any], secret: str
+        self,
+        base_url: str,
+        account: str,
+        settings: dict[str, Any],
+        secret: str,
+        *,
+        name: str = "",
     ) -> ChannelClient:
-        return self.client_class()(base_url, account, secret, **self.client_options(settings))
+        """A client for one channel. ``name`` (the channel's) lets a platform whose
+        tokens rotate (TradeGecko) save the renewed sign-in in that channel's keyring
+        entry before using it."""
+        options = self.client_options(settings)
+        if self.key == "tradegecko" and name:
+            options["token_store"] = _keyring_store(name)
+        return self.client_class()(base_url, account, secret, **options)
 
     def rules(self) -> ChannelRules:
         cls = self.client_class()
@@ -65,6 +82,22 @@ class Platform:
             progress_targets=frozenset(getattr(cls, "progress_targets", ALL_PROGRESS)),
             manual_payment_methods=self.manual_payment_methods,
         )
+
+
+def _keyring_store(name: str) -> Callable[[str], None]:
+    """Saves a renewed sign-in under the channel's keyring entry (access and rotating
+    refresh token together), so the next start uses the live refresh token."""
+
+    def store(secret: str) -> None:
+        from app import secrets
+        from app.channels.tradegecko.oauth import parse_secret
+
+        parsed = parse_secret(secret)
+        for value in (secret, *(() if isinstance(parsed, str) else parsed.tokens())):
+            secrets.remember(value)
+        secrets.store(name, secret)
+
+    return store
 
 
 def _selldone_link() -> str:
@@ -124,6 +157,20 @@ PLATFORMS["retailcrm"] = Platform(
     client_path="app.channels.retailcrm.client:RetailCrmClient",
     sandbox_path="app.channels.retailcrm.sandbox:RetailCrmSandbox",
     account_required=False,
+)
+
+
+PLATFORMS["tradegecko"] = Platform(
+    key="tradegecko",
+    label="TradeGecko",
+    role="Inventory (stock master) and order desk",
+    default_base_url="https://api.tradegecko.com",
+    secret_label="Privileged access token",
+    account_label="Account ID (optional)",
+    client_path="app.channels.tradegecko.client:TradeGeckoClient",
+    sandbox_path="app.channels.tradegecko.sandbox:TradeGeckoSandbox",
+    account_required=False,
+    default_mapping="id",  # SKUs are not unique in TradeGecko: link by variant id
 )
 
 

@@ -25,6 +25,7 @@ from app.core.suggest import ListingFacts, ProductFacts, ProductIndex, Suggestio
 from app.store.catalog import Catalog
 from app.store.channels import Channel, ChannelRepo
 from app.store.db import Database
+from app.store.exports import is_stock_master
 from app.store.ledger import Ledger
 from app.store.orders import OrderBook
 
@@ -779,6 +780,8 @@ class MappingRepo:
         return {ln["product_id"] for ln in lines}
 
     def _opening_stock(self, channel: Channel, opening: dict[int, float]) -> None:
+        if is_stock_master(channel):
+            return  # its own per-location count sets the stock at the next sync
         ledger = Ledger(self.db)
         for product_id, quantity in opening.items():
             delta = quantity - ledger.level(product_id).available

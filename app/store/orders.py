@@ -17,6 +17,7 @@ from app.core import lifecycle
 from app.core.lifecycle import Holding, Movement, TransitionError
 from app.core.models import ChannelOrder, LinkMethod, OrderStatus
 from app.core.rules import ChannelRules
+from app.store import exports
 from app.store.channels import Channel, ChannelRepo
 from app.store.db import Database
 from app.store.ledger import Ledger
@@ -138,6 +139,8 @@ class OrderBook:
                 batch.flush(self.ledger)
             finally:
                 self._batch = None
+            # Another channel (TradeGecko) may take these orders too: same transaction.
+            exports.after_ingest(self, channel, [o.external_id for o in orders])
             self.enqueue_stock_pushes(result.committed_products)
         return result
 
@@ -665,6 +668,7 @@ class OrderBook:
             )
             self._event(order_id, "action", f"Marked {words}{detail}; {outcome}")
             self.enqueue_stock_pushes(moved)
+            exports.after_change(self, order_id, reason=reason)
         return self.get(order_id)
 
     @staticmethod
@@ -712,6 +716,7 @@ class OrderBook:
                 order["channel_id"], order_id, order["external_id"], {"kind": "paid"}
             )
             self._event(order_id, "action", "Marked paid; queued for the channel")
+            exports.after_change(self, order_id)
         return self.get(order_id)
 
     def _event(self, order_id: int, kind: str, message: str) -> None:

@@ -99,13 +99,15 @@ class Outbox:
     def due(
         self, channel_id: int, *, now: float | None = None, limit: int = 500
     ) -> list[OutboxRow]:
-        """Pending rows whose time has come. An order's later change waits for its earlier one."""
+        """Pending rows whose time has come. An order's later change waits for its earlier one
+        on the same channel (an order exported elsewhere does not hold up its own channel)."""
         now = now or time.time()
         rows = self.db.all(
             "SELECT * FROM outbox o WHERE channel_id = ? AND state = 'pending'"
             " AND next_attempt_at <= ?"
             " AND NOT (o.order_id IS NOT NULL AND EXISTS (SELECT 1 FROM outbox e WHERE"
-            "   e.order_id = o.order_id AND e.id < o.id AND e.state != 'done'))"
+            "   e.order_id = o.order_id AND e.channel_id = o.channel_id AND e.id < o.id"
+            "   AND e.state != 'done'))"
             " ORDER BY CASE kind WHEN 'order' THEN 0 ELSE 1 END, id LIMIT ?",
             (channel_id, now, limit),
         )

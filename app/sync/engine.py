@@ -62,6 +62,7 @@ class SyncReport:
     pushes_sent: int = 0
     pushes_retrying: int = 0
     pushes_failed: int = 0
+    stock_counted: int = 0  # products whose on-hand a stock master (TradeGecko) changed
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -72,6 +73,8 @@ class SyncReport:
             parts.append(f"{self.needs_mapping} need mapping")
         if self.quarantined:
             parts.append(f"{self.quarantined} set aside (unreadable)")
+        if self.stock_counted:
+            parts.append(f"{self.stock_counted} stock counts read")
         parts.append(f"{self.pushes_sent} updates sent")
         if self.pushes_failed:
             parts.append(f"{self.pushes_failed} failed")
@@ -92,7 +95,11 @@ ClientFactory = Callable[[Channel], ChannelClient]
 def default_client_factory(channel: Channel) -> ChannelClient:
     spec = registry.platform(channel.platform)
     return spec.make_client(
-        channel.base_url, channel.account, channel.settings, secrets.load(channel.name)
+        channel.base_url,
+        channel.account,
+        channel.settings,
+        secrets.load(channel.name),
+        name=channel.name,
     )
 
 
@@ -162,6 +169,10 @@ class SyncEngine:
                 try:
                     await self._pull_listings(client, channel, report)
                     await self._pull_orders(client, channel, report)
+                    if channel.platform == "tradegecko":  # stock master, held exports
+                        from app.channels.tradegecko import sync as gecko
+
+                        await gecko.before_drain(self, client, channel, report)
                     await self._ensure_webhook(client, channel)
                 except ChannelError as exc:
                     if isinstance(exc, AuthFailed):
@@ -239,6 +250,14 @@ class SyncEngine:
         client = self.client_factory(channel)
         try:
             order_id = None
+            if channel.platform == "tradegecko":  # a variant's stock changed: re-read it
+                from app.channels.tradegecko import sync as gecko
+
+                async with self._lock(name):
+                    counted = await gecko.apply_hint(self, client, channel, body)
+                if counted is not None:
+                    report = SyncReport(channel=name, stock_counted=counted)
+                    return report
             extract = getattr(client, "webhook_order_id", None)
             if extract is not None and hasattr(client, "fetch_order"):
                 order_id = extract(body)
@@ -430,6 +449,10 @@ class SyncEngine:
         return outcome
 
     async def _send(self, client: ChannelClient, channel: Channel, row: OutboxRow) -> str | None:
+        if channel.platform == "tradegecko":  # orders exported from the other channels
+            from app.channels.tradegecko import sync as gecko
+
+            return await gecko.send(self, client, channel, row)
         payload = dict(row.payload)
         kind = payload.pop("kind")
         target = payload.pop("target", None)

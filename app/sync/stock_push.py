@@ -16,6 +16,7 @@ from app.core.stock import channel_quantity
 from app.settings import channel_setting
 from app.store.channels import Channel
 from app.store.db import Database
+from app.store.exports import online_cap
 from app.store.orders import OrderBook
 from app.store.outbox import OutboxRow
 
@@ -74,12 +75,16 @@ class StockPusher:
                 "SELECT MAX(created_at) FROM stock_movements WHERE product_id = ?",
                 (listing["product_id"],),
             )
+            quantity = max(0.0, level.sellable - buffer)
+            cap = online_cap(self.db, listing["product_id"])  # a stock master's max_online
+            if cap is not None:
+                quantity = min(quantity, cap)
             targets.append(
                 StockTarget(
                     row=row,
                     listing_id=listing["id"],
                     record=self.book.channels.listing_as_record(dict(listing)),
-                    quantity=max(0.0, level.sellable - buffer),
+                    quantity=quantity,
                     changed_at=changed,
                     cost=cost,
                     product_id=listing["product_id"],

@@ -9,6 +9,7 @@ token only ever goes to the keyring (``Hub.add_channel`` stores it there).
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import sys
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ from app.ui.settings_form import CollapsibleSection, muted_label
 from app.ui.style import ACCENT, BAD, MUTED, OK, WARN
 
 PAGE_PLATFORM, PAGE_DETAILS, PAGE_IMPORT = 0, 1, 2
-BADGE_COLOURS = {"selldone": "#0ea5e9", "sellar": "#d97706"}
+BADGE_COLOURS = {"selldone": "#0ea5e9", "sellar": "#d97706", "tradegecko": "#16a34a"}
 BLURB_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -218,6 +219,44 @@ GUIDES: dict[str, PlatformGuide] = {
         ),
         default_name="Sello marketplaces",
         mapping=DEFAULT_MAPPING,
+    ),
+    # TradeGecko: the merchant's inventory; a sign-in in the browser or a privileged token.
+    "tradegecko": PlatformGuide(
+        key="tradegecko",
+        blurb="Your stock from TradeGecko; your other channels' orders sent to it.",
+        intro="Stockbridge can take your stock from TradeGecko, location by location, and "
+        "send the orders of your other channels to TradeGecko as sales orders. Sign in with "
+        "TradeGecko in your browser, or paste a privileged access token.",
+        steps=(
+            "Click “Sign in with TradeGecko” below and approve Stockbridge, or, for your own"
+            " account only, create a privileged access token in TradeGecko (Apps → your app)"
+            " and paste it here.",
+            "Choose what TradeGecko does for you, then test the connection.",
+        ),
+        fields=(
+            Field(
+                "secret",
+                "Access token",
+                "Filled in by the sign-in, or paste a privileged token",
+                "It is kept in your computer's password store, never in Stockbridge's files.",
+            ),
+            Field(
+                "base_url",
+                "TradeGecko address",
+                "https://api.tradegecko.com",
+                "Leave as it is.",
+                advanced=True,
+            ),
+        ),
+        default_name="TradeGecko",
+        mapping=(
+            MappingChoice(
+                "id",
+                "By TradeGecko variant — you link each once",
+                "TradeGecko allows the same SKU on several variants, so Stockbridge links by"
+                " variant and only suggests matches by SKU.",
+            ),
+        ),
     ),
     # RetailCRM: Stockbridge becomes the account's warehouse system when it connects.
     "retailcrm": PlatformGuide(
@@ -440,6 +479,7 @@ class Connection:
     secret: str
     base_url: str
     mapping_mode: str
+    settings: dict[str, Any] = dataclasses.field(default_factory=dict)  # TradeGecko choices
 
     def __repr__(self) -> str:
         return f"Connection({self.platform!r}, {self.name!r}, account={self.account!r})"
@@ -455,6 +495,7 @@ class DetailsPage(QWizardPage):
         self.guide: PlatformGuide | None = None
         self.editors: dict[str, QLineEdit] = {}
         self.mapping_buttons: dict[str, QRadioButton] = {}
+        self.options: Any = None  # the platform's own choices (TradeGecko)
         self.shop: ShopInfo | None = None  # set by a successful test of the current details
         self._attempt = 0  # lets a result that arrives after an edit be ignored
         self._body: QWidget | None = None
@@ -565,6 +606,15 @@ class DetailsPage(QWizardPage):
             mapping_box.addWidget(hint)
         form.addRow("Link products", mapping_box)
         column.addLayout(form)
+        self.options = None
+        if spec.key == "tradegecko":
+            from app.ui.tradegecko_page import TradeGeckoOptions
+
+            self.options = TradeGeckoOptions(
+                self.bridge, lambda: self.editors["base_url"].text().strip()
+            )
+            self.options.signed_in.connect(self.editors["secret"].setText)
+            column.addWidget(self.options)
 
         self.advanced = CollapsibleSection("Advanced")
         advanced_body = QWidget()
@@ -624,6 +674,7 @@ class DetailsPage(QWizardPage):
             text.get("secret", ""),
             (text.get("base_url") or self.spec.default_base_url).rstrip("/"),
             mode,
+            self.options.settings() if self.options is not None else {},
         )
 
     def _missing(self) -> list[str]:
@@ -832,6 +883,7 @@ class ImportPage(QWizardPage):
                 secret=conn.secret,
                 base_url=conn.base_url,
                 mapping_mode=conn.mapping_mode,
+                settings=dict(conn.settings),
                 test=False,
             )
 

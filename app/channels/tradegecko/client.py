@@ -106,8 +106,11 @@ class TradeGeckoClient:
         page_size: int = MAX_PAGE_SIZE,
         overlap_seconds: int = DEFAULT_OVERLAP_SECONDS,
         clock: Callable[[], float] = time.time,
+        stock_events: bool = True,
     ) -> None:
         self.account = str(account or "").strip()
+        # Subscribe to stock webhooks (only a stock master has a use for them).
+        self.stock_events = stock_events
         if self.account and not self.account.isdigit():
             raise ValueError("the TradeGecko account ID is a number (or leave it empty)")
         self.base_url = (base_url or DEFAULT_BASE_URL).rstrip("/")
@@ -124,6 +127,7 @@ class TradeGeckoClient:
             clock=clock,
         )
         self._orders = OrderDesk(self._session, clock)
+        self._currencies: set[str] | None = None
         # Records the last pass refused: the protocol's pages have no room for them.
         self.quarantined_listings: list[QuarantinedItem] = []
         self.quarantined_customers: list[QuarantinedItem] = []
@@ -146,6 +150,13 @@ class TradeGeckoClient:
     def credentials(self) -> oauth.OAuthCredentials | None:
         """The OAuth credentials currently in use (after any renewal), if any."""
         return self._session.credentials
+
+    @property
+    def latest_secret(self) -> str | None:
+        """The secret to keep from now on: the renewed sign-in (refresh tokens rotate,
+        so the one this client was built with may be dead); None for a privileged token."""
+        credentials = self._session.credentials
+        return credentials.to_secret() if credentials is not None else None
 
     # --- connection ------------------------------------------------------------------
 
@@ -264,6 +275,21 @@ class TradeGeckoClient:
         for page in nothing:
             yield page
 
+    async def fetch_currencies(self) -> set[str]:
+        """The ISO codes of the account's active currencies (read once per client)."""
+        if self._currencies is None:
+            found: set[str] = set()
+            async for rows, _body in self._session.pages(
+                "/currencies", "currency", what="the currencies", limit=self.page_size
+            ):
+                found |= {
+                    mapping.text(row.get("iso")).upper()
+                    for row in rows
+                    if mapping.text(row.get("status") or "active") == "active"
+                }
+            self._currencies = found
+        return set(self._currencies)
+
     # --- companies -------------------------------------------------------------------
 
     async def fetch_companies(self) -> AsyncIterator[list[ChannelCustomer]]:
@@ -361,6 +387,12 @@ class TradeGeckoClient:
             )
             mine.append(mapping.unwrap(answer.body, "webhook"))
         return mine
+
+    async def register_webhook(self, address: str) -> None:
+        """The engine's hook (as for Sellar): subscribe ``address`` to the stock events
+        when this channel is the stock master; deliveries are only hints to re-read."""
+        if self.stock_events:
+            await self.register_webhooks(address, STOCK_EVENTS)
 
     @staticmethod
     def verify_signature(body: bytes, header: str, app_secret: str) -> bool:

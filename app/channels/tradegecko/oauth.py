@@ -142,6 +142,10 @@ class OAuthCredentials:
     def can_refresh(self) -> bool:
         return bool(self.refresh_token and self.client_id and self.client_secret)
 
+    def tokens(self) -> tuple[str, ...]:
+        """The secret parts (for log redaction)."""
+        return tuple(t for t in (self.access_token, self.refresh_token, self.client_secret) if t)
+
 
 def parse_secret(secret: str) -> OAuthCredentials | str:
     """The stored secret as OAuth credentials, or as a privileged access token (a string)."""

@@ -98,7 +98,12 @@ class TradeGeckoSandbox(SandboxHTTPServer):
         redirect_uris: tuple[str, ...] | None = None,
         access_token_ttl: float = ACCESS_TOKEN_TTL,
         deliver_webhooks: bool = False,
+        extra_orders: int = 0,
     ) -> None:
+        if extra_orders:
+            # The other twins grow their order lists for benchmarks; TradeGecko sends no
+            # orders to Stockbridge (orders go *to* it), so there is nothing to grow.
+            raise ValueError("the TradeGecko sandbox has no orders to import: no extra orders")
         super().__init__(port=port)
         if app_secret and client_secret and app_secret != client_secret:
             raise ValueError("webhooks are signed with the application secret: one secret")
@@ -208,6 +213,26 @@ class TradeGeckoSandbox(SandboxHTTPServer):
                 self.state.on_hand.get((variant_id, location_id), 0.0),
                 self.state.committed(variant_id, location_id),
             )
+
+    def add_currency(self, iso: str, rate: float, symbol: str = "") -> dict[str, Any]:
+        """The merchant enables another currency in TradeGecko (Settings → Currencies)."""
+        with self.lock:
+            record = self.state._new(
+                "currency",
+                time.time(),
+                iso=iso.upper(),
+                name=iso.upper(),
+                rate=f"{rate}",
+                symbol=symbol or iso.upper(),
+                separator=".",
+                delimiter=",",
+                precision=2,
+                format="%u%n",
+                status="active",
+                subunit=100,
+            )
+            self.state.currencies[record["id"]] = record
+            return dict(record)
 
     def variants_by_sku(self, sku: str) -> list[dict[str, Any]]:
         with self.lock:
