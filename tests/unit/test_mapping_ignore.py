@@ -247,3 +247,32 @@ def test_links_the_sku_rule_makes_while_releasing_join_the_merchants_batch(db):
     assert db.scalar("SELECT COUNT(*) FROM mapping_batches") == 1
     MappingRepo(db).undo()
     assert needs_mapping(db, "SM-1") == 1 and db.scalar("SELECT COUNT(*) FROM product_links") == 0
+
+
+def test_upgrading_releases_orders_that_waited_only_for_ignored_listings(tmp_path, monkeypatch):
+    from app.store import db as dbmod
+
+    every = dbmod.migrations()
+    (mine,) = [m for m in every if m[1].endswith("_ignored_listings_release_orders.sql")]
+    monkeypatch.setattr(dbmod, "migrations", lambda: [m for m in every if m[0] < mine[0]])
+    path = tmp_path / "stockbridge.db"
+    old = Database(path)
+    channel = ChannelRepo(old).add("Shop", "selldone", "http://x", warehouse_id=1)
+    ChannelRepo(old).upsert_listings(channel.id, [listing("P-GIFT", ""), listing("P-MUG", "MUG")])
+    old.execute(
+        "INSERT INTO orders (channel_id, external_id, number, status, payment_status,"
+        " needs_mapping, imported_at, updated_at) VALUES"
+        " (?, '1', 'SM-1', 'requested', 'paid', 1, 0, 0),"
+        " (?, '2', 'SM-2', 'requested', 'paid', 1, 0, 0)",
+        (channel.id, channel.id),
+    )
+    old.execute(
+        "INSERT INTO order_lines (order_id, external_id, listing_ref, quantity) VALUES"
+        " (1, 'A', 'P-GIFT', 1), (2, 'A', 'P-GIFT', 1), (2, 'B', 'P-MUG', 1)"
+    )
+    old.execute("UPDATE listings SET ignored = 1 WHERE external_id = 'P-GIFT'")
+    old.close()
+    monkeypatch.setattr(dbmod, "migrations", lambda: every)
+    new = Database(path)
+    assert (needs_mapping(new, "SM-1"), needs_mapping(new, "SM-2")) == (0, 1)
+    new.close()
