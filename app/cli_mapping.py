@@ -7,6 +7,7 @@ the same CSVs the screens export and import. Registered by app/cli.py.
 from __future__ import annotations
 
 import argparse
+import calendar
 import dataclasses
 import time
 from collections.abc import Callable
@@ -113,7 +114,7 @@ def run_mapping(args: argparse.Namespace, hub, emit, table) -> int:
                         r["batch"],
                         r["channel"],
                         r["source"],
-                        _when(r["created_at"]),
+                        _when(_epoch(r["created_at"])),
                         "undone" if r["undone_at"] else "",
                         r["summary"],
                     ]
@@ -142,7 +143,7 @@ def run_mapping(args: argparse.Namespace, hub, emit, table) -> int:
                 "listing": r["external_id"],
                 "sku": r["sku"],
                 "name": r["name"],
-                "first_seen": _when(r["first_seen"]),
+                "first_seen": _iso(r["first_seen"]),
             }
             for r in new_listings(hub.db, channel_id=channel_id)
         ]
@@ -150,7 +151,16 @@ def run_mapping(args: argparse.Namespace, hub, emit, table) -> int:
             args,
             rows,
             table(
-                [[r["channel"], r["listing"], r["sku"], r["name"], r["first_seen"]] for r in rows],
+                [
+                    [
+                        r["channel"],
+                        r["listing"],
+                        r["sku"],
+                        r["name"],
+                        _when(_epoch(r["first_seen"])),
+                    ]
+                    for r in rows
+                ],
                 ["channel", "listing", "sku", "name", "first seen"],
             )
             if rows
@@ -193,8 +203,8 @@ def _history(hub, channel: str | None, limit: int) -> list[dict[str, Any]]:
             "source": r["source"],
             "summary": r["summary"],
             "released": r["released"],
-            "created_at": r["created_at"],
-            "undone_at": r["undone_at"],
+            "created_at": _iso(r["created_at"]),
+            "undone_at": _iso(r["undone_at"]),
         }
         for r in hub.db.all(
             "SELECT b.*, c.name AS channel FROM mapping_batches b JOIN channels c"
@@ -325,7 +335,17 @@ def _batch_dict(outcome) -> dict[str, Any]:
     return dict(dataclasses.asdict(outcome), text=outcome.text())
 
 
+def _iso(ts: float | None) -> str | None:
+    """A time for --json, as the other commands write it (UTC)."""
+    return None if ts is None else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def _epoch(iso: str | None) -> float | None:
+    return None if iso is None else calendar.timegm(time.strptime(iso, "%Y-%m-%dT%H:%M:%SZ"))
+
+
 def _when(ts: float | None) -> str:
+    """A time for people, in local time."""
     return "" if ts is None else time.strftime("%Y-%m-%d %H:%M", time.localtime(ts))
 
 

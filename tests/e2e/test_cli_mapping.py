@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,8 @@ def test_template_preview_import_and_undo(shop, tmp_path):
 
     history = as_json(cli("mapping", "history", "--json"))
     assert [(h["batch"], h["source"]) for h in history] == [(result["batch"], "csv")]
+    assert history[0]["created_at"].endswith("Z") and history[0]["undone_at"] is None
+    assert history[0]["summary"] in cli("mapping", "history", "--channel", CHANNEL).stdout
     undone = as_json(cli("mapping", "undo", "--json"))
     assert undone["unlinked"] == len(linked) and "Unlinked" in undone["text"]
     assert held(cli) == waiting
@@ -157,7 +160,7 @@ def test_template_preview_import_and_undo(shop, tmp_path):
     )
 
 
-def test_ignore_unlink_and_mode(shop):
+def test_ignore_unlink_and_mode(shop, box):  # noqa: F811 - the fixture
     cli = shop  # noqa: F811 - the fixture, by the name the steps read well with
     waiting = held(cli)
     listings = as_json(cli("mapping", "list", "--channel", CHANNEL, "--json"))
@@ -178,6 +181,21 @@ def test_ignore_unlink_and_mode(shop):
 
     assert "links listings by SKU" in cli("mapping", "mode", "--channel", CHANNEL, "sku").stdout
     assert as_json(cli("channel", "list", "--json"))[0]["mapping"] == "sku"
+
+    # A product the shop adds after set-up is a new listing waiting for a product.
+    first = next(iter(box.products.values()))
+    box.products[99001] = dict(first, id=99001, sku="NEW-GAITER", title="Neck gaiter v2")
+    # The catalogue is read again every few hours; make this sync read it now.
+    db = sqlite3.connect(Path(cli.home) / "data" / "stockbridge.db")
+    with db:
+        db.execute("DELETE FROM sync_cursors WHERE resource = 'listings'")
+    db.close()
+    cli("sync", "--once")
+    new = as_json(cli("mapping", "new", "--channel", CHANNEL, "--json"))
+    assert [(n["listing"], n["sku"]) for n in new] == [("99001", "NEW-GAITER")]
+    assert new[0]["first_seen"].endswith("Z")
+    cli("mapping", "ignore", "--channel", CHANNEL, "--listing", "99001")
+    assert as_json(cli("mapping", "new", "--json")) == []
 
 
 def _catalog(cli, sku: str) -> str:  # noqa: F811
