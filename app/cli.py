@@ -15,10 +15,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app import __version__, config, secrets
+from app import __version__, cli_mapping, config, secrets
 from app.channels import registry
 from app.channels.errors import ChannelError
 from app.core.catalog_csv import CatalogFileError
+from app.core.mapping_csv import MappingFileError
 from app.hub import HubError
 from app.logging_setup import setup_logging
 from app.store.channels import UnknownChannel
@@ -38,6 +39,7 @@ USER_ERRORS = (
     ActionRefused,
     OrderNotFound,
     MappingError,
+    MappingFileError,
     SchemaTooNew,
     HubError,
 )
@@ -212,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     ml.add_argument("--sku", required=True)
     mli = cmd("list", "a channel's listings and their links", mps)
     mli.add_argument("--channel", required=True)
+    cli_mapping.add_mapping_actions(cmd, mps)
+    cli_mapping.add_customers_command(cmd)
 
     ob = cmd("outbox", "updates waiting to be sent to channels")
     obs = ob.add_subparsers(dest="outbox_command", metavar="ACTION", required=True)
@@ -660,6 +664,8 @@ def _conflict_text(outcome) -> str:
 def cmd_mapping(args: argparse.Namespace) -> int:
     hub = _hub(args)
     try:
+        if args.mapping_command not in ("list", "auto", "link"):
+            return cli_mapping.run_mapping(args, hub, _emit, _table)
         if args.mapping_command == "list":
             rows = hub.listings(args.channel)
             _emit(
@@ -698,6 +704,14 @@ def cmd_mapping(args: argparse.Namespace) -> int:
     finally:
         hub.close()
     return 0
+
+
+def cmd_customers(args: argparse.Namespace) -> int:
+    hub = _hub(args)
+    try:
+        return cli_mapping.run_customers(args, hub, _emit, _table)
+    finally:
+        hub.close()
 
 
 def cmd_outbox(args: argparse.Namespace) -> int:
@@ -904,6 +918,7 @@ COMMANDS = {
     "stock": cmd_stock,
     "products": cmd_products,
     "mapping": cmd_mapping,
+    "customers": cmd_customers,
     "outbox": cmd_outbox,
     "demo": cmd_demo,
     "sandbox": cmd_sandbox,

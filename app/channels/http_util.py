@@ -38,6 +38,7 @@ ClockFn = Callable[[], float]
 # Retry-After / reset values above this are Unix epochs, below it a delay in seconds.
 _EPOCH_THRESHOLD = 1_000_000_000
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -185,6 +186,11 @@ class RetryPolicy:
     ``max_retries`` covers server errors and network failures; ``max_throttle_retries``
     covers 429 answers. A server asking for a longer wait than ``max_retry_after`` gets
     its answer passed back to the caller instead of freezing the app.
+
+    Reads (GET, HEAD, OPTIONS) change nothing, so every server error in
+    ``read_retry_statuses`` — a plain 500 too, often one overloaded worker — is worth
+    up to ``max_read_retries`` more tries: a read that fails ends the whole sync pass,
+    which then starts again from its first page.
     """
 
     max_retries: int = 3
@@ -193,6 +199,8 @@ class RetryPolicy:
     max_delay: float = 8.0
     max_retry_after: float = 120.0
     retry_statuses: frozenset[int] = frozenset({502, 503, 504})
+    max_read_retries: int = 6
+    read_retry_statuses: frozenset[int] = frozenset({500, 502, 503, 504})
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
         """Delay before retry number ``attempt`` (1-based): exponential, with jitter.
@@ -292,6 +300,9 @@ class HttpSession:
         method = method.upper()
         if idempotent is None:
             idempotent = method in _IDEMPOTENT_METHODS
+        read = idempotent and method in _READ_METHODS
+        statuses = self.retry.read_retry_statuses if read else self.retry.retry_statuses
+        status_retries = self.retry.max_read_retries if read else self.retry.max_retries
         request = self._client.build_request(
             method, path, params=params, json=json, headers=headers
         )
@@ -322,11 +333,7 @@ class HttpSession:
                     log.info("%s %s: throttled, waiting %.1fs", method, path, wait)
                     await self._wait(wait)
                     continue
-            elif (
-                status in self.retry.retry_statuses
-                and idempotent
-                and failures < self.retry.max_retries
-            ):
+            elif status in statuses and idempotent and failures < status_retries:
                 failures += 1
                 delay = self.retry.backoff(failures, self._rng)
                 if retry_after is not None and retry_after <= self.retry.max_retry_after:

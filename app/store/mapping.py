@@ -186,16 +186,21 @@ def undoable_batch(db: Database, channel_id: int | None = None) -> dict | None:
     return None if row is None else dict(row)
 
 
-def orders_released_by(db: Database, channel_id: int, will_link: set[str]) -> int:
-    """How many waiting orders would be released if the listings ``will_link`` got a product."""
+def orders_released_by(
+    db: Database, channel_id: int, will_link: set[str], will_ignore: Iterable[str] = ()
+) -> int:
+    """How many waiting orders would be released if the listings ``will_link`` got a product
+    and the listings ``will_ignore`` were ignored (an ignored listing holds no stock)."""
     linked = {
         r[0]
         for r in db.all(
-            "SELECT l.external_id FROM listings l JOIN product_links pl ON pl.listing_id = l.id"
-            " WHERE l.channel_id = ?",
+            "SELECT l.external_id FROM listings l LEFT JOIN product_links pl"
+            " ON pl.listing_id = l.id WHERE l.channel_id = ?"
+            " AND (pl.listing_id IS NOT NULL OR l.ignored = 1)",
             (channel_id,),
         )
     }
+    linked |= set(will_ignore)
     waiting: dict[int, bool] = {}
     for order_id, ref in db.all(
         "SELECT o.id, ln.listing_ref FROM orders o JOIN order_lines ln ON ln.order_id = o.id"
@@ -216,6 +221,65 @@ def start_batch(db: Database, channel_id: int, source: str) -> int:
             (channel_id, source, time.time()),
         ).lastrowid
     )
+
+
+# Links the import makes by exact SKU go into one automatic batch per import pass: pages
+# read within this long of the batch's start, with no other mapping change in between.
+IMPORT_PASS_SECONDS = 900.0
+
+
+def record_automatic_links(
+    db: Database,
+    channel_id: int,
+    links: list[tuple[int, int, int]],
+    *,
+    batch_id: int | None = None,
+) -> int:
+    """Record links made by exact SKU (listing id, product id, was new) as an undoable batch.
+
+    Into ``batch_id`` when given (the merchant's change that made them), else the channel's
+    open import batch of this pass, else a new one. Returns the batch id.
+    """
+    with db.transaction() as conn:
+        if batch_id is None:
+            latest = db.one(
+                "SELECT id, source, created_at, undone_at FROM mapping_batches"
+                " WHERE channel_id = ? ORDER BY id DESC LIMIT 1",
+                (channel_id,),
+            )
+            if (
+                latest is not None
+                and latest["source"] == "import"
+                and latest["undone_at"] is None
+                and time.time() - latest["created_at"] < IMPORT_PASS_SECONDS
+            ):
+                batch_id = int(latest["id"])
+            else:
+                batch_id = start_batch(db, channel_id, "import")
+        # The listing had no link and was not ignored, or the SKU would not have linked it.
+        conn.executemany(
+            "INSERT INTO mapping_batch_items (batch_id, listing_id, old_product_id, old_method,"
+            " old_linked_at, old_ignored, old_is_new, new_product_id, new_method, new_ignored)"
+            " VALUES (?, ?, NULL, NULL, NULL, 0, ?, ?, ?, 0) ON CONFLICT (batch_id, listing_id)"
+            " DO UPDATE SET new_product_id = excluded.new_product_id,"
+            " new_method = excluded.new_method",
+            [
+                (batch_id, listing_id, was_new, product_id, str(LinkMethod.SKU))
+                for listing_id, product_id, was_new in links
+            ],
+        )
+        source = db.scalar("SELECT source FROM mapping_batches WHERE id = ?", (batch_id,))
+        if source == "import":
+            count = int(
+                db.scalar(
+                    "SELECT COUNT(*) FROM mapping_batch_items WHERE batch_id = ?", (batch_id,)
+                )
+            )
+            conn.execute(
+                "UPDATE mapping_batches SET summary = ? WHERE id = ?",
+                (f"Linked {_n(count, 'listing')} by SKU as their orders arrived.", batch_id),
+            )
+    return batch_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,8 +525,25 @@ class MappingRepo:
                 return out
             self._write([(lid, new) for lid, _, new, _, _ in items])
             touched_products |= self._move_reservations(channel, moved)
+            # An ignored listing without a product holds no stock: orders stop (or start)
+            # waiting for it. Recorded per order so an undo puts the queue back exactly.
+            excused = {
+                row["external_id"]
+                for _, old, new, _, row in items
+                if _excused(old) != _excused(new)
+            }
+            self._requeue(channel, out.batch_id, excused)
             waiting = self._waiting_lines(channel.id)
-            self.book.release_held(channel if sku_fallback else links_only(channel))
+            self.book.release_held(
+                channel if sku_fallback else links_only(channel), batch_id=out.batch_id
+            )
+            # Listings the SKU rule linked on the way are in the batch too.
+            out.linked += int(
+                self.db.scalar(
+                    "SELECT COUNT(*) FROM mapping_batch_items WHERE batch_id = ?",
+                    (out.batch_id,),
+                )
+            ) - len(items)
             # Lines this batch gave a product: an undo takes exactly these back.
             conn.executemany(
                 "INSERT INTO mapping_batch_lines (batch_id, order_line_id)"
@@ -564,6 +645,16 @@ class MappingRepo:
             ]
             touched |= self._unhold(target, lines)
             touched |= self._move_reservations(target, moved)
+            recorded = self._restore_queue(batch_id, exact=not skipped)
+            # Orders imported since the batch, waiting or not for a listing it (un)ignored.
+            unexcused = {
+                it["external_id"]
+                for it in items
+                if it["external_id"] not in skipped
+                and _excused(_State(it["new_product_id"], None, None, it["new_ignored"]))
+                != _excused(_State(it["old_product_id"], None, None, it["old_ignored"]))
+            }
+            self._requeue(target, None, unexcused, skip=recorded)
             self.book.release_held(links_only(target))
             held_after = self._held(target.id)
             out.released = len(held_before - held_after)
@@ -730,6 +821,72 @@ class MappingRepo:
             )
         ]
 
+    def _requeue(
+        self,
+        channel: Channel,
+        batch_id: int | None,
+        refs: set[str],
+        *,
+        skip: frozenset[int] = frozenset(),
+    ) -> None:
+        """Re-check the needs-mapping flag of orders with unmapped lines of listings ``refs``
+        (just ignored, or no longer ignored) and record the flags that changed in the batch.
+
+        ``skip``: orders whose flag was already put back.
+        """
+        if not refs:
+            return
+        conn = self.db.conn
+        orders: dict[int, tuple[int, str]] = {}
+        for r in self.db.all(
+            "SELECT o.id, o.needs_mapping, ln.listing_ref FROM orders o JOIN order_lines ln"
+            " ON ln.order_id = o.id WHERE o.channel_id = ? AND ln.product_id IS NULL",
+            (channel.id,),
+        ):
+            if r["listing_ref"] in refs and r["id"] not in skip:
+                orders.setdefault(r["id"], (r["needs_mapping"], r["listing_ref"]))
+        changed = []
+        for order_id, (old, ref) in orders.items():
+            new = int(self.book._refresh_needs_mapping(order_id))
+            if new == old:
+                continue
+            changed.append((batch_id, order_id, old, new))
+            self.book.add_event(
+                order_id,
+                "mapping",
+                f"Listing {ref} is ignored; the order no longer waits for it"
+                if not new
+                else f"Listing {ref} is no longer ignored; the order waits for its product",
+            )
+        if batch_id is not None:
+            conn.executemany(
+                "INSERT INTO mapping_batch_orders (batch_id, order_id, old_needs_mapping,"
+                " new_needs_mapping) VALUES (?, ?, ?, ?)",
+                changed,
+            )
+
+    def _restore_queue(self, batch_id: int, *, exact: bool) -> frozenset[int]:
+        """Undo ``_requeue``: give the orders it released or held their previous flag.
+
+        An order changed since (its flag is not what the batch left), or any listing of
+        the batch left as it is, gets its flag worked out again instead. Returns the orders.
+        """
+        rows = self.db.all(
+            "SELECT bo.order_id, bo.old_needs_mapping, bo.new_needs_mapping, o.needs_mapping"
+            " FROM mapping_batch_orders bo JOIN orders o ON o.id = bo.order_id"
+            " WHERE bo.batch_id = ?",
+            (batch_id,),
+        )
+        for r in rows:
+            if exact and r["needs_mapping"] == r["new_needs_mapping"]:
+                self.db.conn.execute(
+                    "UPDATE orders SET needs_mapping = ? WHERE id = ?",
+                    (r["old_needs_mapping"], r["order_id"]),
+                )
+            else:
+                self.book._refresh_needs_mapping(r["order_id"])
+        return frozenset(r["order_id"] for r in rows)
+
     def _move_reservations(self, channel: Channel, moved: dict[str, int]) -> set[int]:
         """Take open orders' stock off the product a listing no longer links to.
 
@@ -838,6 +995,11 @@ def _restore_customer_links(db: Database, batch_id: int) -> tuple[int, list[str]
 _LINE = (
     "ln.id, ln.order_id, ln.listing_ref, ln.product_id, ln.warehouse_id, ln.committed, ln.deducted"
 )
+
+
+def _excused(state: _State) -> bool:
+    """Ignored and without a product: the listing's order lines wait for nothing."""
+    return bool(state.ignored) and state.product_id is None
 
 
 def _tuple(state: _State) -> tuple:

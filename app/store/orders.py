@@ -24,6 +24,13 @@ from app.store.ledger import Ledger
 from app.store.outbox import Outbox
 
 S = OrderStatus
+# SQL condition (order line ``l`` of order ``o``) for a line that waits for a product: a
+# line of a listing the merchant ignores and never linked (gift wrapping) holds no stock.
+WAITS = (
+    " AND NOT EXISTS (SELECT 1 FROM listings li WHERE li.channel_id = o.channel_id"
+    " AND li.external_id = l.listing_ref AND li.ignored = 1"
+    " AND NOT EXISTS (SELECT 1 FROM product_links pl WHERE pl.listing_id = li.id))"
+)
 # json.dumps(value, default=str) without building an encoder per call (same output).
 _JSON = json.JSONEncoder(default=str)
 
@@ -139,6 +146,7 @@ class OrderBook:
                 batch.flush(self.ledger)
             finally:
                 self._batch = None
+            resolver.record_links()
             # Another channel (TradeGecko) may take these orders too: same transaction.
             exports.after_ingest(self, channel, [o.external_id for o in orders])
             self.enqueue_stock_pushes(result.committed_products)
@@ -264,7 +272,10 @@ class OrderBook:
         held = (
             not history
             and status not in (S.CANCELLED, S.RETURNED)
-            and any(product_id is None and line.quantity > 0 for _, line, product_id, _ in lines)
+            and any(
+                product_id is None and line.quantity > 0 and not resolver.ignored(line.listing_id)
+                for _, line, product_id, _ in lines
+            )
         )
         batch.add_order(order_id, cols, held)
         for line_id, line, product_id, holding in lines:
@@ -494,7 +505,7 @@ class OrderBook:
         flag = conn.execute(
             "SELECT EXISTS (SELECT 1 FROM order_lines l JOIN orders o ON o.id = l.order_id"
             " WHERE l.order_id = ? AND l.product_id IS NULL AND l.fulfil = 1 AND l.quantity > 0"
-            " AND o.status NOT IN ('cancelled', 'returned') AND o.history_only = 0)",
+            f" AND o.status NOT IN ('cancelled', 'returned') AND o.history_only = 0{WAITS})",
             (order_id,),
         ).fetchone()[0]
         conn.execute("UPDATE orders SET needs_mapping = ? WHERE id = ?", (flag, order_id))
@@ -534,8 +545,12 @@ class OrderBook:
         )
         return len(listings)
 
-    def release_held(self, channel: Channel) -> int:
-        """Process orders waiting for mapping now that products may be linked. Returns how many."""
+    def release_held(self, channel: Channel, *, batch_id: int | None = None) -> int:
+        """Process orders waiting for mapping now that products may be linked. Returns how many.
+
+        Listings linked by exact SKU on the way are recorded in mapping batch ``batch_id``
+        (or an automatic one), so the merchant can see and undo them.
+        """
         resolver = _Resolver(self.db, self.channels, channel)
         released = 0
         with self.db.transaction():
@@ -549,6 +564,7 @@ class OrderBook:
                 if not self._refresh_needs_mapping(row["id"]):
                     released += 1
                     self._event(row["id"], "mapping", "All products mapped; stock committed")
+            resolver.record_links(batch_id)
             self.enqueue_stock_pushes(moved)
         return released
 
@@ -600,10 +616,12 @@ class OrderBook:
                 )
             self._check_rules(rules, order, current, target, fulfil_ids)
             if target not in lifecycle.CLOSED:
+                ignored = ignored_listing_refs(self.db, channel_id=order["channel_id"])
                 unmapped = [
                     ln["sku"] or ln["external_id"]
                     for ln in lines
                     if ln["product_id"] is None
+                    and ln["listing_ref"] not in ignored
                     and (fulfil_ids is None or ln["external_id"] in fulfil_ids)
                 ]
                 if unmapped:
@@ -844,6 +862,19 @@ def next_invoice_number(db: Database, now: float | None = None) -> str:
     return format_invoice_number(pattern, seq, year)
 
 
+def ignored_listing_refs(db: Database, *, channel_id: int) -> set[str]:
+    """The channel's listings the merchant ignores and never linked: no order waits for them."""
+    return {
+        r[0]
+        for r in db.all(
+            "SELECT l.external_id FROM listings l LEFT JOIN product_links pl"
+            " ON pl.listing_id = l.id WHERE l.channel_id = ? AND l.ignored = 1"
+            " AND pl.listing_id IS NULL",
+            (channel_id,),
+        )
+    }
+
+
 def format_invoice_number(pattern: str, seq: int, year: int) -> str:
     try:
         return pattern.format(year=year, seq=seq)
@@ -856,7 +887,8 @@ class _Resolver:
 
     SKU matching links only when the SKU is exact, non-empty, names exactly one local
     product and is not shared by several of the channel's listings; everything else is
-    left for the merchant. Results are cached for one import batch.
+    left for the merchant. Results are cached for one import batch. The links it makes
+    are kept in ``linked`` so the caller records them as an undoable mapping batch.
     """
 
     def __init__(self, db: Database, channels: ChannelRepo, channel: Channel) -> None:
@@ -864,6 +896,20 @@ class _Resolver:
         self.channels = channels
         self.channel = channel
         self._cache: dict[tuple[str, str], int | None] = {}
+        self._ignored: set[str] = set()
+        self.linked: list[tuple[int, int, int]] = []  # listing id, product id, was new
+
+    def ignored(self, listing_ref: str) -> bool:
+        """Whether an unlinked listing looked up here is one the merchant ignores."""
+        return listing_ref in self._ignored
+
+    def record_links(self, batch_id: int | None = None) -> None:
+        """Record the links made so far as a mapping batch (``batch_id``'s, or an automatic one)."""
+        if self.linked:
+            from app.store.mapping import record_automatic_links
+
+            record_automatic_links(self.db, self.channel.id, self.linked, batch_id=batch_id)
+            self.linked = []
 
     def product_for(self, listing_ref: str, sku: str) -> int | None:
         key = (listing_ref, sku)
@@ -878,13 +924,15 @@ class _Resolver:
     def _lookup(self, listing_ref: str, sku: str) -> int | None:
         conn = self.db.conn
         listing = conn.execute(
-            "SELECT l.id, l.ignored, pl.product_id FROM listings l"
+            "SELECT l.id, l.ignored, l.is_new, pl.product_id FROM listings l"
             " LEFT JOIN product_links pl ON pl.listing_id = l.id"
             " WHERE l.channel_id = ? AND l.external_id = ?",
             (self.channel.id, listing_ref),
         ).fetchone()
         if listing is not None and listing["product_id"] is not None:
             return int(listing["product_id"])
+        if listing is not None and listing["ignored"]:
+            self._ignored.add(listing_ref)
         if self.channel.mapping_mode != "sku" or not sku:
             return None
         if listing is not None and listing["ignored"]:
@@ -900,6 +948,7 @@ class _Resolver:
             return None
         if listing is not None:
             self.channels.link(listing["id"], product["id"], LinkMethod.SKU)
+            self.linked.append((int(listing["id"]), int(product["id"]), int(listing["is_new"])))
             self._cache = {key: found for key, found in self._cache.items() if found is not None}
         return int(product["id"])
 

@@ -413,15 +413,15 @@ class SummaryPage(QWizardPage):
         changes = wizard.changes()
         counts = {LINK: 0, CREATE: 0, IGNORE: 0}
         linking: set[str] = set()
+        ignoring: set[str] = set()
         rows = {r["id"]: r for page in wizard.decision_pages for r in page.model.rows}
         rows |= {r["id"]: r for r, _ in wizard.plan.auto}
         for change in changes:
             kind = CREATE if change.create else IGNORE if change.ignored else LINK
             counts[kind] += 1
-            if kind != IGNORE:
-                linking.add(rows[change.listing_id]["external_id"])
+            (ignoring if kind == IGNORE else linking).add(rows[change.listing_id]["external_id"])
         undecided = sum(p.model.rowCount() - len(p.model.decisions) for p in wizard.decision_pages)
-        released = orders_released_by(wizard.bridge.reader, wizard.channel_id, linking)
+        released = orders_released_by(wizard.bridge.reader, wizard.channel_id, linking, ignoring)
         lines = [
             f"Link <b>{_n(counts[LINK], 'listing')}</b> to your products",
             f"Create <b>{_n(counts[CREATE], 'product')}</b> from listings (the channel's"

@@ -206,7 +206,7 @@ def test_503_is_retried_then_reported_as_rate_limiting():
 
     with pytest.raises(RateLimited, match="at most 10 per second") as caught:
         run(go())
-    assert caught.value.transient and len(seen) == 6  # one try and five waits
+    assert caught.value.transient and len(seen) == 7  # a read: one try and six waits
 
 
 def test_a_bad_product_is_quarantined_and_the_catalogue_goes_on():

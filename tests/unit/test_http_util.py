@@ -252,10 +252,13 @@ def test_server_errors_are_retried_with_backoff_then_succeed():
 def test_server_errors_stop_after_the_retry_bound():
     fake = FakeTime()
     script = Script(httpx.Response(504))
-    response = send(session(script, fake))
+    response = send(session(script, fake), "PUT", json={})
 
     assert response.status_code == 504  # handed to the platform client to judge
     assert len(script.requests) == 4  # first try + 3 retries
+    script = Script(httpx.Response(504))
+    assert send(session(script, fake)).status_code == 504
+    assert len(script.requests) == 7  # a read: first try + 6 retries
 
 
 def test_throttle_waits_for_retry_after_then_retries():
@@ -286,11 +289,34 @@ def test_throttle_retries_are_bounded():
     assert len(script.requests) == 3
 
 
-@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422, 500])
-def test_client_errors_and_plain_500_are_not_retried(status):
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])
+def test_client_errors_are_not_retried(status):
     fake = FakeTime()
     script = Script(httpx.Response(status))
     assert send(session(script, fake)).status_code == status
+    assert len(script.requests) == 1
+
+
+def test_a_read_is_retried_on_a_plain_500_within_its_own_bound():
+    fake = FakeTime()
+    script = Script(httpx.Response(500), httpx.Response(500), httpx.Response(200, json={}))
+    assert send(session(script, fake)).status_code == 200
+    assert len(script.requests) == 3
+    fake = FakeTime()
+    script = Script(httpx.Response(500))
+    policy = RetryPolicy(max_retries=3, max_read_retries=5, base_delay=0.5, max_delay=4.0)
+    assert send(session(script, fake, retry=policy)).status_code == 500
+    assert len(script.requests) == 6  # first try + 5 read retries
+    assert fake.sleeps[-1] <= 4.0  # backoff capped
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "POST"])
+def test_a_write_is_not_retried_on_a_plain_500(method):
+    # A 500 may come after the write was applied; only the gateway errors are retried
+    # for idempotent writes, and nothing for POST.
+    fake = FakeTime()
+    script = Script(httpx.Response(500), httpx.Response(200))
+    assert send(session(script, fake), method, json={}).status_code == 500
     assert len(script.requests) == 1
 
 
