@@ -44,6 +44,44 @@ async def prepare_demo(hub: Hub, box):
     return first, adopted, second
 
 
+# The other built-in sandboxes the window's demo connects beside the web shop, so a
+# merchant sees several channels in one place: (platform, channel name).
+MORE_CHANNELS = (("sellar", "Demo wholesale"), ("retailcrm", "Demo CRM"))
+
+
+def start_more_sandboxes(seed: int = 1) -> dict[str, object]:
+    """Start the Sellar and RetailCRM twins on loopback; the caller stops them."""
+    from app.channels import registry
+
+    boxes: dict[str, object] = {}
+    try:
+        for platform, _name in MORE_CHANNELS:
+            box = registry.platform(platform).sandbox_class()(seed=seed)
+            box.start()
+            boxes[platform] = box
+    except Exception:
+        for box in boxes.values():
+            box.stop()
+        raise
+    return boxes
+
+
+async def prepare_more_channels(hub: Hub, boxes: dict[str, object]) -> None:
+    """Connect (or reconnect) the wholesale and CRM twins and adopt their listings."""
+    for platform, name in MORE_CHANNELS:
+        box = boxes[platform]
+        if hub.channels.exists(name):
+            hub.channels.update(name, base_url=box.base_url)
+            await hub.replace_secret(name, box.token)
+        else:
+            await hub.add_channel(
+                platform, name, account="", secret=box.token, base_url=box.base_url
+            )
+        await hub.sync(name)
+        hub.adopt(name)
+        await hub.sync(name)
+
+
 DEMO_BUYERS = (
     "Lena Fischer",
     "Jonas Weber",

@@ -21,7 +21,12 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app import secrets  # noqa: E402
 from app.channels.selldone.sandbox import SelldoneSandbox  # noqa: E402
-from app.demo import buyer_order, prepare_demo  # noqa: E402
+from app.demo import (  # noqa: E402
+    buyer_order,
+    prepare_demo,
+    prepare_more_channels,
+    start_more_sandboxes,
+)
 from app.hub import Hub  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
@@ -51,10 +56,12 @@ def main() -> int:
     secrets.use_memory_store()
     box = SelldoneSandbox(seed=1)
     box.start()
+    more = start_more_sandboxes(1)
     data = Path(tempfile.mkdtemp(prefix="stockbridge-shots-"))
     hub = Hub(data)
     try:
         asyncio.run(prepare_demo(hub, box))
+        asyncio.run(prepare_more_channels(hub, more))
         import random
 
         rng = random.Random(3)
@@ -88,19 +95,46 @@ def main() -> int:
         path = OUT / f"{i + 1:02d}-{name.lower()}.png"
         window.grab().save(str(path))
         print(f"saved {path.relative_to(ROOT)}")
-    # The connect wizard, on its Selldone page.
+    # The connect wizard, on each platform's page.
+    from app.channels import registry
     from app.ui.connect_wizard import ConnectWizard
 
-    wizard = ConnectWizard(bridge, window, platform="selldone")
-    wizard.resize(760, 560)
-    wizard.show()
-    pump(0.6)
-    wizard.grab().save(str(OUT / "09-connect-wizard.png"))
-    print("saved docs/screenshots/09-connect-wizard.png")
-    wizard.close()
+    for old in OUT.glob("09-connect-wizard*.png"):
+        old.unlink()
+    for key in registry.PLATFORMS:
+        wizard = ConnectWizard(bridge, window, platform=key)
+        wizard.resize(760, 700)
+        wizard.show()
+        pump(0.6)
+        path = OUT / f"09-connect-wizard-{key}.png"
+        wizard.grab().save(str(path))
+        print(f"saved {path.relative_to(ROOT)}")
+        wizard.close()
+    # RetailCRM's own dialogs: stores ↔ warehouses, and the stock check.
+    window.go("Channels")
+    stores = window.channels.edit_stores("Demo CRM")
+    stores.resize(720, 420)
+    pump(1.5)
+    stores.grab().save(str(OUT / "11-retailcrm-stores.png"))
+    print("saved docs/screenshots/11-retailcrm-stores.png")
+    stores.close()
+    # Someone changed two offers' stock in RetailCRM by hand: the check should find them.
+    crm = more["retailcrm"]
+    with crm.lock:
+        for offer in sorted(crm.inventories)[:2]:
+            for store in crm.inventories[offer].values():
+                store["available"] = store.get("available", 0) + 12
+    drift = window.channels.check_drift("Demo CRM")
+    drift.resize(900, 520)
+    wait_for(lambda: not drift.busy, timeout=30)
+    pump(0.5)
+    drift.grab().save(str(OUT / "12-retailcrm-stock-check.png"))
+    print("saved docs/screenshots/12-retailcrm-stock-check.png")
+    drift.close()
     QTimer.singleShot(0, app.quit)
     bridge.stop()
-    box.stop()
+    for sandbox in [box, *more.values()]:
+        sandbox.stop()
     return 0
 
 

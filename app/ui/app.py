@@ -48,8 +48,9 @@ def run_gui(data_dir: Path, *, demo: bool = False, seed: int = 1, hidden: bool =
     guard.listen()
 
     box = None
+    more: dict = {}
     if demo:
-        box = _start_demo_shop(data_dir, seed)
+        box, more = _start_demo_shop(data_dir, seed)
 
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -71,8 +72,9 @@ def run_gui(data_dir: Path, *, demo: bool = False, seed: int = 1, hidden: bool =
         tray.hide()
         bridge.stop()
         guard.close()
-        if box is not None:
-            box.stop()
+        for sandbox in [box, *more.values()]:
+            if sandbox is not None:
+                sandbox.stop()
         app.quit()
 
     tray = Tray(bridge, window, quit_app)
@@ -93,20 +95,27 @@ def run_gui(data_dir: Path, *, demo: bool = False, seed: int = 1, hidden: bool =
 
 
 def _start_demo_shop(data_dir: Path, seed: int):
-    """Start the built-in Selldone sandbox and connect it (its token lives in memory only)."""
+    """Start the built-in sandboxes (a Selldone web shop, a Sellar wholesale account and a
+    RetailCRM account) and connect them; their tokens live in memory only."""
     from app.channels.selldone.sandbox import SelldoneSandbox
-    from app.demo import prepare_demo
+    from app.demo import prepare_demo, prepare_more_channels, start_more_sandboxes
     from app.hub import Hub
 
     secrets.use_memory_store()
     box = SelldoneSandbox(seed=seed)
     box.start()
+    more = start_more_sandboxes(seed)
     hub = Hub(data_dir)
     try:
         asyncio.run(prepare_demo(hub, box))
+        asyncio.run(prepare_more_channels(hub, more))
+    except BaseException:
+        for sandbox in [box, *more.values()]:
+            sandbox.stop()
+        raise
     finally:
         hub.close()
-    return box
+    return box, more
 
 
 def _start_demo_buyer(bridge, box, window) -> None:

@@ -38,6 +38,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QRadioButton,
+    QScrollArea,
     QStyle,
     QStyledItemDelegate,
     QStyleOptionViewItem,
@@ -225,8 +226,7 @@ GUIDES: dict[str, PlatformGuide] = {
         key="tradegecko",
         blurb="Your stock from TradeGecko; your other channels' orders sent to it.",
         intro="Stockbridge can take your stock from TradeGecko, location by location, and "
-        "send the orders of your other channels to TradeGecko as sales orders. Sign in with "
-        "TradeGecko in your browser, or paste a privileged access token.",
+        "send your other channels' orders to it as sales orders.",
         steps=(
             "Click “Sign in with TradeGecko” below and approve Stockbridge, or, for your own"
             " account only, create a privileged access token in TradeGecko (Apps → your app)"
@@ -634,8 +634,14 @@ class DetailsPage(QWizardPage):
         test_row.addWidget(self.result_label, 1)
         column.addLayout(test_row)
         column.addStretch(1)
-        self._layout.addWidget(body)
-        self._body = body
+        # Some platforms ask for more than fits: scroll rather than squeeze the fields.
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setWidget(body)
+        self._layout.addWidget(scroll)
+        self._body = scroll
         self._details_edited()
 
     def _secret_row(self, edit: QLineEdit) -> QWidget:
@@ -1085,6 +1091,7 @@ class ConnectWizard(QWizard):
         self.setTitleFormat(Qt.TextFormat.RichText)
         self.setButtonText(QWizard.WizardButton.FinishButton, "Done")
         self.setMinimumSize(720, 600)
+        self.resize(760, 700)  # room for the longest page (TradeGecko) without scrolling
         self.platform_page = PlatformPage()
         self.details = DetailsPage(bridge)
         self.importer = ImportPage(bridge)

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.ui.bridge import Bridge
+from app.ui.style import OK
 
 Index = QModelIndex | QPersistentModelIndex
 _ROOT = QModelIndex()
@@ -104,6 +105,11 @@ class DriftDialog(QDialog):
         layout.addWidget(self.summary)
         layout.addWidget(self.progress)
         layout.addWidget(self.table, 1)
+        self.all_match = QLabel("✓  Every offer in RetailCRM shows the stock Stockbridge sends.")
+        self.all_match.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.all_match.setStyleSheet(f"color: {OK}; font-size: 15px; font-weight: 600;")
+        self.all_match.setVisible(False)
+        layout.addWidget(self.all_match, 1)
         layout.addWidget(self.buttons)
         self.resize(760, 420)
         self.check()
@@ -137,6 +143,8 @@ class DriftDialog(QDialog):
         self.recheck_button.setEnabled(True)
         self.model.set_drifts(report.drifts)
         self.table.resizeColumnsToContents()
+        self.table.setVisible(bool(report.drifts))
+        self.all_match.setVisible(not report.drifts)
         stores = ", ".join(report.stores)
         if report.drifts:
             text = (

@@ -70,6 +70,7 @@ class StoreMapDialog(QDialog):
         layout.addWidget(self.note)
         layout.addLayout(self.grid)
         layout.addWidget(self.message)
+        layout.addStretch(1)  # spare height goes below the table, not between the lines
         layout.addWidget(self.buttons)
         self.setMinimumWidth(520)
         bridge.run(
