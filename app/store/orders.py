@@ -21,6 +21,9 @@ from app.store.channels import Channel, ChannelRepo
 from app.store.db import Database
 from app.store.ledger import Ledger
 from app.store.outbox import Outbox
+from app.store.payloads import PayloadEncoder
+from app.store.payloads import as_text as payload_text
+from app.store.payloads import decode as decode_payload
 
 S = OrderStatus
 # json.dumps(value, default=str) without building an encoder per call (same output).
@@ -187,7 +190,6 @@ class OrderBook:
             fingerprint=fp,
             placed_at=co.created_at,
             payment_method=co.payment_method,
-            raw=_JSON.encode(co.raw),
             updated_at=now,
         )
 
@@ -264,6 +266,7 @@ class OrderBook:
             and any(product_id is None and line.quantity > 0 for _, line, product_id, _ in lines)
         )
         batch.add_order(order_id, cols, held)
+        batch.payloads.append((order_id, batch.encoder.encode(co.raw)))
         for line_id, line, product_id, holding in lines:
             batch.lines.append(
                 (
@@ -366,6 +369,7 @@ class OrderBook:
                     "channel",
                     f"{channel.name} reports the order {lifecycle.LABELS[status].lower()}",
                 )
+        self._store_payload(order_id, co.raw, inserted=row is None)
         for line in co.lines:
             existing = conn.execute(
                 "SELECT id FROM order_lines WHERE order_id = ? AND external_id = ?",
@@ -414,6 +418,24 @@ class OrderBook:
         if self._refresh_needs_mapping(order_id):
             result.needs_mapping += 1
         return order_id
+
+    def _store_payload(self, order_id: int, raw: Any, *, inserted: bool) -> None:
+        """Keep what the channel sent for the order (its latest copy) in order_payloads."""
+        encoder = self._batch.encoder if self._batch is not None else PayloadEncoder()
+        body = encoder.encode(raw)
+        if inserted and self._batch is not None:
+            self._batch.payloads.append((order_id, body))
+            return
+        self.db.conn.execute(
+            "INSERT INTO order_payloads (order_id, body) VALUES (?, ?)"
+            " ON CONFLICT (order_id) DO UPDATE SET body = excluded.body",
+            (order_id, body),
+        )
+
+    def payload(self, order_id: int) -> Any:
+        """The order as the channel last sent it (decoded JSON), or None if none is kept."""
+        body = self.db.scalar("SELECT body FROM order_payloads WHERE order_id = ?", (order_id,))
+        return decode_payload(body)
 
     def _assign_invoice(self, channel: Channel, order_id: int) -> None:
         row = self.db.conn.execute(
@@ -762,6 +784,8 @@ class OrderBook:
         if row is None:
             raise OrderNotFound(f"No order with id {order_id}.")
         order = dict(row)
+        body = self.db.scalar("SELECT body FROM order_payloads WHERE order_id = ?", (order_id,))
+        order["raw"] = payload_text(body)
         order["lines"] = [
             dict(r)
             for r in self.db.all(
@@ -916,6 +940,8 @@ class _IngestBatch:
         self.orders: list[tuple] = []
         self.order_columns: tuple[str, ...] | None = None
         self.lines: list[tuple] = []
+        self.payloads: list[tuple[int, bytes | str]] = []  # (order id, stored payload)
+        self.encoder = PayloadEncoder()
         self.events: list[tuple] = []
         self.movements: list[tuple] = []
         self._next_order_id: int | None = None
@@ -975,6 +1001,11 @@ class _IngestBatch:
                 self.lines,
             )
             self.lines.clear()
+        if self.payloads:
+            self.conn.executemany(
+                "INSERT INTO order_payloads (order_id, body) VALUES (?, ?)", self.payloads
+            )
+            self.payloads.clear()
 
     def flush(self, ledger: Ledger) -> None:
         """Write everything still pending, rows first (events and movements refer to them)."""
