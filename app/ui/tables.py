@@ -81,7 +81,9 @@ class SqlTableModel(QAbstractTableModel):
         self._order = default_sort
         self._count = 0
         self._pages: dict[int, list[dict]] = {}
-        self._recount()
+        # Nothing is read until the table is first refreshed or shown: building the
+        # window must not count every screen's rows (see TablePage.showEvent).
+        self._loaded = False
 
     # -- query building ---------------------------------------------------------------
     def _where(self) -> tuple[str, list[Any]]:
@@ -110,6 +112,16 @@ class SqlTableModel(QAbstractTableModel):
             self.db.scalar(f"SELECT COUNT(*) FROM ({self.select}{where})", tuple(args)) or 0
         )
         self._pages.clear()
+        self._loaded = True
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the rows have been counted since the model was made."""
+        return self._loaded
+
+    def ensure_loaded(self) -> None:
+        if not self._loaded:
+            self.refresh()
 
     def _page(self, number: int) -> list[dict]:
         page = self._pages.get(number)
@@ -142,6 +154,7 @@ class SqlTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def row(self, row: int) -> dict | None:
+        self.ensure_loaded()
         if not 0 <= row < self._count:
             return None
         page = self._page(row // self.page_size)
@@ -166,6 +179,8 @@ class SqlTableModel(QAbstractTableModel):
 
     # -- Qt model ---------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
+        # Before the first load this is 0 (a view asks while it is being built; loading
+        # then would count rows for screens nobody opened).
         return 0 if parent.isValid() else self._count
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -209,6 +224,8 @@ class SqlTableModel(QAbstractTableModel):
             if self.default_sort:
                 self._order += f", {self.default_sort}"
         # The rows are the same ones in another order: no need to count them again.
+        if not self._loaded:
+            return  # read in the new order when first shown
         self.beginResetModel()
         self._pages.clear()
         self.endResetModel()
@@ -334,6 +351,13 @@ class TablePage(QWidget):
             self.select_where(
                 lambda r: r.get("id") == current["id"], limit=self.model.page_size * 3
             )
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        if not self.model.loaded:
+            # After the screen's own refresh (which runs right after it is shown), so the
+            # rows are read once.
+            QTimer.singleShot(0, self.model.ensure_loaded)
 
     def _update_count(self) -> None:
         n = self.model.rowCount()
