@@ -238,8 +238,9 @@ class ProductsPage(QWidget):
         self.bridge = bridge
         self.db = bridge.reader
         self._channels: list[tuple[int, str, bool, str]] = []  # id, name, enabled, mode
-        self._stale = False
+        self._stale = True  # filled when first shown: opening the window need not wait for it
         self._counts_stale = True
+        self._just_filled = False
         self._undo_id: int | None = None
         self.model = ListingModel(
             self.db, LISTING_SELECT, listing_columns(), default_sort="x.sku, x.channel, x.id"
@@ -356,7 +357,8 @@ class ProductsPage(QWidget):
         self._refresh_soon.timeout.connect(self.refresh)
         bridge.data_changed.connect(self._data_changed)
         self.channel_filter.currentIndexChanged.connect(lambda _: self._channel_changed())
-        self.refresh()
+        self.refresh_channels()
+        self._update_channel_actions()
 
     # -- reading ------------------------------------------------------------------------
     def refresh_channels(self) -> None:
@@ -495,13 +497,24 @@ class ProductsPage(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt name
         super().showEvent(event)
-        if self._stale:
+        if self._stale and not self.model.loaded:
+            # First time on screen: filled at once. The window's own refresh of the
+            # screen it switched to follows in the same turn and is then skipped.
+            self.refresh()
+            self._just_filled = True
+            QTimer.singleShot(0, self._filled_turn_over)
+        elif self._stale:
             self._refresh_soon.start()
         elif self._counts_stale:
             self._update_counts()
 
+    def _filled_turn_over(self) -> None:
+        self._just_filled = False
+
     def refresh(self) -> None:
         """Re-read everything shown from the store, keeping the selection."""
+        if self._just_filled:
+            return
         self._refresh_soon.stop()
         self._stale = False
         self.refresh_channels()
