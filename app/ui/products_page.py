@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.store.db import Database
 from app.store.mapping import ListingChange, MappingOutcome, undoable_batch
 from app.ui.bridge import Bridge
 from app.ui.mapping_wizard import MappingWizard, SpreadsheetMenu, merged
@@ -87,6 +88,25 @@ WHY_WORDS = {
 STATE_RANK = (
     "CASE x.state WHEN 'conflict' THEN 0 WHEN 'unmapped' THEN 1 WHEN 'linked' THEN 2 ELSE 3 END"
 )
+# What the table shows: LISTING_SELECT worked out once per refresh into a temporary
+# table of the reading connection (each listing's state takes several look-ups; at
+# 100,000 listings every page, sort, search and count paid for them all again), with
+# the state's sort rank and indexes for the two usual orders. Actions that change
+# mappings read LISTING_SELECT itself.
+SNAPSHOT_SELECT = "SELECT * FROM temp.listing_rows x"
+
+
+def snapshot_listings(db: Database, *, empty: bool = False) -> None:
+    """(Re)build temp.listing_rows; ``empty`` makes it without reading, for a page not shown."""
+    db.execute("DROP TABLE IF EXISTS temp.listing_rows")
+    db.execute(
+        f"CREATE TEMP TABLE listing_rows AS SELECT x.*, {STATE_RANK} AS rank"
+        f" FROM ({LISTING_SELECT}) x{' LIMIT 0' if empty else ''}"
+    )
+    db.execute("CREATE INDEX temp.listing_rows_rank ON listing_rows (rank, sku, channel, id)")
+    db.execute("CREATE INDEX temp.listing_rows_sku ON listing_rows (sku, channel, id)")
+
+
 # Not correlated, so SQLite builds the set of waiting listings once per query.
 _HOLDING = (
     "x.channel_id || ':' || x.external_id IN (SELECT o.channel_id || ':' || ln.listing_ref"
@@ -160,7 +180,7 @@ def listing_columns() -> list[Column]:
         Column(
             "state",
             "State",
-            STATE_RANK,
+            "x.rank",
             fmt=_state_text,
             color=lambda v, r: STATE_WORDS[v][1],
             tooltip=lambda v, r: WHY_WORDS[r["why"]].format(
@@ -242,14 +262,13 @@ class ProductsPage(QWidget):
         self._counts_stale = True
         self._just_filled = False
         self._undo_id: int | None = None
+        snapshot_listings(self.db, empty=True)
         self.model = ListingModel(
             self.db,
-            LISTING_SELECT,
+            SNAPSHOT_SELECT,
             listing_columns(),
             default_sort="x.sku, x.channel, x.id",
-            # Every listing is one row (its channel always exists; the other joins are
-            # outer joins on keys): no need to work out each one's state to count them.
-            count_all="SELECT COUNT(*) FROM listings",
+            count_all="SELECT COUNT(*) FROM temp.listing_rows",
         )
         self.model.link_requested.connect(self._link_picked)
         self.table = TablePage(
@@ -422,10 +441,9 @@ class ProductsPage(QWidget):
         self._counts_stale = False
         clause, params = self.channel_filter.currentData() or (None, ())
         where = f" WHERE {clause}" if clause else ""
-        # Materialised: each row's state (several look-ups) is worked out once, not per SUM.
         row = self.db.one(
             "WITH s AS MATERIALIZED (SELECT x.state, x.is_new, x.channel_id, x.external_id"
-            f" FROM ({LISTING_SELECT}{where}) x) SELECT COUNT(*), SUM(x.state = 'conflict'),"
+            f" FROM ({SNAPSHOT_SELECT}{where}) x) SELECT COUNT(*), SUM(x.state = 'conflict'),"
             " SUM(x.state = 'unmapped'), SUM(x.is_new = 1 AND x.state IN ('unmapped', 'conflict')),"
             f" SUM({_HOLDING}), SUM(x.state = 'linked'), SUM(x.state = 'ignored') FROM s x",
             params,
@@ -524,9 +542,8 @@ class ProductsPage(QWidget):
         self._refresh_soon.stop()
         self._stale = False
         self.refresh_channels()
+        snapshot_listings(self.db)
         self.table.refresh()
-        # Counting every state reads all listings (most of a second at 100,000): only
-        # for a screen someone looks at.
         self._counts_stale = not self.isVisible()
         if not self._counts_stale:
             self._update_counts()
