@@ -785,7 +785,10 @@ class OrderBook:
             raise OrderNotFound(f"No order with id {order_id}.")
         order = dict(row)
         body = self.db.scalar("SELECT body FROM order_payloads WHERE order_id = ?", (order_id,))
-        order["raw"] = payload_text(body)
+        try:
+            order["raw"] = payload_text(body)
+        except ValueError as exc:  # a damaged payload must not hide the order itself
+            order["raw"], order["raw_error"] = "{}", str(exc)
         order["lines"] = [
             dict(r)
             for r in self.db.all(

@@ -110,3 +110,15 @@ def test_existing_payloads_move_out_of_the_orders_table(tmp_path, monkeypatch):
     assert book.payload(book.find("SM-2")) is None
     assert book.get(book.find("SM-2"))["raw"] == "{}"
     upgraded.close()
+
+
+def test_a_damaged_payload_does_not_hide_the_order(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, [make_order("7", raw=BASKET)], first_import=False)
+    order_id = book.find("SM-7")
+    db.execute("UPDATE order_payloads SET body = x'8005ff' WHERE order_id = ?", (order_id,))
+    order = book.get(order_id)
+    assert order["number"] == "SM-7" and order["raw"] == "{}"
+    assert "cannot be read" in order["raw_error"]
+    with pytest.raises(ValueError, match="cannot be read"):
+        book.payload(order_id)
