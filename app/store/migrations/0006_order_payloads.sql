@@ -13,3 +13,11 @@ ALTER TABLE orders DROP COLUMN raw;
 -- created_at); the older (product_id, warehouse_id) index only cost each movement a
 -- write.
 DROP INDEX IF EXISTS stock_movements_product;
+
+-- The Customers screen groups every order by buyer: with every column it reads in the
+-- index, the grouping reads the index alone instead of visiting 100,000 orders.
+DROP INDEX IF EXISTS orders_customer;
+CREATE INDEX orders_customer ON orders (
+    channel_id, customer_ref, placed_at, imported_at, total, currency, customer_name,
+    customer_email, external_id
+);
