@@ -113,13 +113,23 @@ class SqlTableModel(QAbstractTableModel):
 
     def _recount(self) -> None:
         where, args = self._where()
-        if self.count_all and not where:
-            sql = self.count_all
-        else:
-            sql = f"SELECT COUNT(*) FROM ({self.select}{where})"
-        self._count = int(self.db.scalar(sql, tuple(args)) or 0)
         self._pages.clear()
         self._loaded = True
+        if self.count_all and not where:
+            self._count = int(self.db.scalar(self.count_all) or 0)
+            return
+        if where:
+            # A narrow search or filter reads every row to find a first page that is not
+            # full; that page is then the whole count, and counting would read them all
+            # again. (A broad one fills its first page quickly, then counts.)
+            sql, query_args = self._query(f" LIMIT {self.page_size} OFFSET 0")
+            first = [dict(r) for r in self.db.all(sql, tuple(query_args))]
+            self._pages[0] = first
+            if len(first) < self.page_size:
+                self._count = len(first)
+                return
+        sql = f"SELECT COUNT(*) FROM ({self.select}{where})"
+        self._count = int(self.db.scalar(sql, tuple(args)) or 0)
 
     @property
     def loaded(self) -> bool:

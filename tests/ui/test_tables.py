@@ -67,15 +67,27 @@ def test_sorting_reorders_without_counting_again(db, channel):
 
 def test_the_cheap_count_is_used_only_while_nothing_filters(db, channel):
     fill(db, channel, 12)
-    model = orders_model(db, count_all="SELECT COUNT(*) FROM orders")
+    model = orders_model(db, count_all="SELECT COUNT(*) FROM orders", page_size=2)
     seen = counting(db)
     model.refresh()
-    assert model.rowCount() == 12 and "SELECT COUNT(*) FROM orders" in seen
-    model.set_search("SM-1")  # SM-1, SM-10, SM-11
+    assert model.rowCount() == 12 and seen == ["SELECT COUNT(*) FROM orders"]
+    model.set_search("SM-1")  # SM-1, SM-10, SM-11: more than a page, so counted
     assert model.rowCount() == 3
     assert seen[-1].startswith("SELECT COUNT(*) FROM (SELECT")
+    assert [model.row(i)["number"] for i in range(3)] == ["SM-11", "SM-10", "SM-1"]
     model.set_filter("status", "o.status = 'cancelled'")
     assert model.rowCount() == 0
+
+
+def test_a_narrow_search_is_counted_from_its_first_page(db, channel):
+    fill(db, channel, 12)
+    model = orders_model(db, page_size=5)
+    model.refresh()
+    seen = counting(db)
+    model.set_search("SM-1")
+    assert model.rowCount() == 3 and len(seen) == 1 and "LIMIT 5" in seen[0]
+    assert [model.row(i)["number"] for i in range(3)] == ["SM-11", "SM-10", "SM-1"]
+    assert len(seen) == 1  # the rows came with the count
 
 
 def test_the_proxy_passes_sorting_and_searching_to_sql(db, channel):
