@@ -231,7 +231,7 @@ def _orders(
         (p, warehouse, qty, 0.0, "stock count", "opening count", None, now - 400 * DAY)
         for p, qty in on_hand.items()
     ]
-    order_rows, line_rows, event_rows = [], [], []
+    order_rows, line_rows, event_rows, payload_rows = [], [], [], []
     filler = "x" * max(0, raw_bytes - 600)
     buyers = max(1, count // 4)
     line_id = 0
@@ -317,17 +317,19 @@ def _orders(
              status, "paid", int(held), int(history), round(total, 2), "EUR", ref, name,
              email if not guest else "", json.dumps({"name": name, "city": rng.choice(_CITIES)}),
              f"0034{order_id:012d}" if status in ("dispatched", "delivered") else "", "",
-             "", status, placed + 3600, "bench", placed, placed, placed + 3600, raw, "stripe")
+             "", status, placed + 3600, "bench", placed, placed, placed + 3600, "stripe")
         )  # fmt: skip
+        payload_rows.append((order_id, raw))
         event_rows.append((order_id, "imported", f"Imported from {channel_name}", placed))
     conn.executemany(
         "INSERT INTO orders (id, channel_id, external_id, number, status, payment_status,"
         " needs_mapping, history_only, total, currency, customer_ref, customer_name,"
         " customer_email, receiver, tracking_code, tracking_url, invoice_number, channel_state,"
-        " channel_updated_at, fingerprint, placed_at, imported_at, updated_at, raw, payment_method)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " channel_updated_at, fingerprint, placed_at, imported_at, updated_at, payment_method)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         order_rows,
     )
+    conn.executemany("INSERT INTO order_payloads (order_id, body) VALUES (?, ?)", payload_rows)
     conn.executemany(
         "INSERT INTO order_lines (id, order_id, external_id, listing_ref, sku, name, quantity,"
         " unit_price, product_id, warehouse_id, committed, deducted)"

@@ -46,6 +46,10 @@ def _connect(path: Path | str) -> sqlite3.Connection:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA synchronous=NORMAL")
+    # Checkpoint every 4,000 pages (16 MB of WAL) instead of 1,000: a bulk import
+    # rewrites the same index pages commit after commit, and each checkpoint copies them
+    # into the file and syncs it. Durability is the same (every commit is in the WAL).
+    conn.execute("PRAGMA wal_autocheckpoint=4000")
     conn.execute("PRAGMA busy_timeout=30000")
     return conn
 

@@ -22,6 +22,9 @@ from app.store.channels import Channel, ChannelRepo
 from app.store.db import Database
 from app.store.ledger import Ledger
 from app.store.outbox import Outbox
+from app.store.payloads import PayloadEncoder
+from app.store.payloads import as_text as payload_text
+from app.store.payloads import decode as decode_payload
 
 S = OrderStatus
 # SQL condition (order line ``l`` of order ``o``) for a line that waits for a product: a
@@ -198,7 +201,6 @@ class OrderBook:
             fingerprint=fp,
             placed_at=co.created_at,
             payment_method=co.payment_method,
-            raw=_JSON.encode(co.raw),
             updated_at=now,
         )
 
@@ -278,6 +280,7 @@ class OrderBook:
             )
         )
         batch.add_order(order_id, cols, held)
+        batch.payloads.append((order_id, batch.encoder.encode(co.raw)))
         for line_id, line, product_id, holding in lines:
             batch.lines.append(
                 (
@@ -380,6 +383,7 @@ class OrderBook:
                     "channel",
                     f"{channel.name} reports the order {lifecycle.LABELS[status].lower()}",
                 )
+        self._store_payload(order_id, co.raw, inserted=row is None)
         for line in co.lines:
             existing = conn.execute(
                 "SELECT id FROM order_lines WHERE order_id = ? AND external_id = ?",
@@ -428,6 +432,24 @@ class OrderBook:
         if self._refresh_needs_mapping(order_id):
             result.needs_mapping += 1
         return order_id
+
+    def _store_payload(self, order_id: int, raw: Any, *, inserted: bool) -> None:
+        """Keep what the channel sent for the order (its latest copy) in order_payloads."""
+        encoder = self._batch.encoder if self._batch is not None else PayloadEncoder()
+        body = encoder.encode(raw)
+        if inserted and self._batch is not None:
+            self._batch.payloads.append((order_id, body))
+            return
+        self.db.conn.execute(
+            "INSERT INTO order_payloads (order_id, body) VALUES (?, ?)"
+            " ON CONFLICT (order_id) DO UPDATE SET body = excluded.body",
+            (order_id, body),
+        )
+
+    def payload(self, order_id: int) -> Any:
+        """The order as the channel last sent it (decoded JSON), or None if none is kept."""
+        body = self.db.scalar("SELECT body FROM order_payloads WHERE order_id = ?", (order_id,))
+        return decode_payload(body)
 
     def _assign_invoice(self, channel: Channel, order_id: int) -> None:
         row = self.db.conn.execute(
@@ -785,6 +807,11 @@ class OrderBook:
         if row is None:
             raise OrderNotFound(f"No order with id {order_id}.")
         order = dict(row)
+        body = self.db.scalar("SELECT body FROM order_payloads WHERE order_id = ?", (order_id,))
+        try:
+            order["raw"] = payload_text(body)
+        except ValueError as exc:  # a damaged payload must not hide the order itself
+            order["raw"], order["raw_error"] = "{}", str(exc)
         order["lines"] = [
             dict(r)
             for r in self.db.all(
@@ -970,6 +997,8 @@ class _IngestBatch:
         self.orders: list[tuple] = []
         self.order_columns: tuple[str, ...] | None = None
         self.lines: list[tuple] = []
+        self.payloads: list[tuple[int, bytes | str]] = []  # (order id, stored payload)
+        self.encoder = PayloadEncoder()
         self.events: list[tuple] = []
         self.movements: list[tuple] = []
         self._next_order_id: int | None = None
@@ -1029,6 +1058,11 @@ class _IngestBatch:
                 self.lines,
             )
             self.lines.clear()
+        if self.payloads:
+            self.conn.executemany(
+                "INSERT INTO order_payloads (order_id, body) VALUES (?, ?)", self.payloads
+            )
+            self.payloads.clear()
 
     def flush(self, ledger: Ledger) -> None:
         """Write everything still pending, rows first (events and movements refer to them)."""

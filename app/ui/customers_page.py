@@ -43,7 +43,7 @@ from PySide6.QtWidgets import (
 
 from app.core.suggest import BuyerFacts, Suggestion, buyer_details
 from app.hub import Hub
-from app.store.customers import BUYER_REF, CustomerRepo
+from app.store.customers import CustomerRepo
 from app.store.db import Database
 from app.store.mapping import undoable_batch
 from app.ui.bridge import Bridge
@@ -56,18 +56,28 @@ Index = QModelIndex | QPersistentModelIndex
 ORDERS_LIMIT = 500
 CUSTOMER_ROLE = Qt.ItemDataRole.UserRole + 1
 
-# One row per channel buyer. The only MIN/MAX aggregate is the last order's time, so
-# SQLite takes the bare name, email, address and currency from that latest order.
+# One row per channel buyer. The only MIN/MAX aggregate besides the currency check is
+# the last order's time, so SQLite takes the bare name, email, address and currency from
+# that latest order. Buyers with a reference are grouped in the order of the
+# orders_customer index (no sorting of 100,000 orders); an order without a buyer
+# reference is a buyer of its own, added unaggregated. "currencies" is 1, or 2 when the
+# buyer paid in more than one (all the screen asks). Every column read here is in the
+# orders_customer index, so grouping never visits the orders themselves; the delivery
+# address (a JSON text per order) is read for the one buyer shown (latest_receiver).
 GROUP_BUYERS = (
-    "SELECT o.channel_id, c.name AS channel, o.customer_ref AS ref,"
-    " CASE WHEN o.customer_ref = '' THEN o.id END AS lone_order,"
-    f" {BUYER_REF} AS ext_ref, o.receiver,"
+    "SELECT o.channel_id, c.name AS channel, o.customer_ref AS ref, NULL AS lone_order,"
+    " o.customer_ref AS ext_ref,"
     " o.customer_name AS name, o.customer_email AS email, o.currency, COUNT(*) AS orders,"
-    " SUM(o.total) AS spent, COUNT(DISTINCT o.currency) AS currencies,"
+    " SUM(o.total) AS spent, 1 + (MIN(o.currency) <> MAX(o.currency)) AS currencies,"
     " MAX(COALESCE(o.placed_at, o.imported_at)) AS last_order,"
-    " (o.customer_ref = '' OR o.customer_ref LIKE 'guest:%') AS guest"
-    " FROM orders o JOIN channels c ON c.id = o.channel_id"
-    " GROUP BY o.channel_id, o.customer_ref, CASE WHEN o.customer_ref = '' THEN o.id END"
+    " (o.customer_ref LIKE 'guest:%') AS guest"
+    " FROM orders o JOIN channels c ON c.id = o.channel_id WHERE o.customer_ref <> ''"
+    " GROUP BY o.channel_id, o.customer_ref"
+    " UNION ALL"
+    " SELECT o.channel_id, c.name, '', o.id, 'order:' || o.external_id,"  # BUYER_REF
+    " o.customer_name, o.customer_email, o.currency, 1, o.total, 1,"
+    " COALESCE(o.placed_at, o.imported_at), 1"
+    " FROM orders o JOIN channels c ON c.id = o.channel_id WHERE o.customer_ref = ''"
 )
 CUSTOMER_SELECT = (
     "SELECT b.*, b.channel_id || ':' || b.ext_ref AS id, cl.customer_id,"
@@ -143,8 +153,26 @@ def customer_columns() -> list[Column]:
     ]
 
 
+def latest_receiver(db: Database, row: dict[str, Any]) -> dict[str, Any]:
+    """The buyer row with its latest order's delivery address (``receiver``) added."""
+    if row.get("receiver") is not None:
+        return row
+    if row["lone_order"] is not None:
+        receiver = db.scalar("SELECT receiver FROM orders WHERE id = ?", (row["lone_order"],))
+    else:
+        receiver = db.scalar(
+            "SELECT receiver FROM orders WHERE channel_id = ? AND customer_ref = ?"
+            " ORDER BY COALESCE(placed_at, imported_at) DESC, id DESC LIMIT 1",
+            (row["channel_id"], row["ref"]),
+        )
+    return dict(row, receiver=receiver or "{}")
+
+
 def buyer_facts(row: dict[str, Any]) -> BuyerFacts:
-    """What the buyer's latest order tells: name, email, phone and postcode."""
+    """What the buyer's latest order tells: name, email, phone and postcode.
+
+    ``row`` needs its ``receiver`` (see latest_receiver); without it only the name and
+    email count."""
     try:
         receiver = json.loads(row.get("receiver") or "{}")
     except ValueError:
@@ -424,7 +452,9 @@ class CustomersPage(QWidget):
         )
         self.picker = PickerDelegate(
             lambda parent: CustomerMatches(self.db, parent),
-            lambda index: customer_suggestions(self.db, buyer_facts(self.model.row(index.row()))),
+            lambda index: customer_suggestions(
+                self.db, buyer_facts(latest_receiver(self.db, self.model.row(index.row()) or {}))
+            ),
             view,
         )
         view.setItemDelegateForColumn(CUSTOMER_COLUMN, self.picker)
@@ -583,6 +613,7 @@ class CustomersPage(QWidget):
         if row is None:
             self.detail.show_buyer(None, [])
             return
+        row = latest_receiver(self.db, row)
         if row["lone_order"] is not None:
             where, args = "o.id = ?", (row["lone_order"],)
         else:

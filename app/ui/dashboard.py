@@ -457,7 +457,10 @@ class DashboardPage(QWidget):
         parent: QWidget | None = None,
         *,
         clock: Callable[[], float] = time.time,
+        load: bool = True,
     ) -> None:
+        """``load=False`` leaves the figures to the first ``refresh`` (the main window
+        fills them right after it is on screen)."""
         super().__init__(parent)
         self.db = db
         self._clock = clock
@@ -472,7 +475,8 @@ class DashboardPage(QWidget):
         self._tick = QTimer(self)
         self._tick.setInterval(30_000)
         self._tick.timeout.connect(self._update_times)
-        self.refresh()
+        if load:
+            self.refresh()
 
     # -- layout -----------------------------------------------------------------------
     def _build(self) -> None:

@@ -61,7 +61,7 @@ class MainWindow(QMainWindow):
         for name in SCREENS:
             QListWidgetItem(name, self.nav)
         self.stack = QStackedWidget()
-        self.dashboard = DashboardPage(bridge.reader)
+        self.dashboard = DashboardPage(bridge.reader, load=False)
         self.orders = OrdersPage(bridge)
         self.products = ProductsPage(bridge)
         self.customers = CustomersPage(bridge)
@@ -126,7 +126,13 @@ class MainWindow(QMainWindow):
                 QKeySequence(f"Ctrl+{key}"), self, activated=lambda i=i: self.nav.setCurrentRow(i)
             )
         QShortcut(QKeySequence("F5"), self, activated=lambda: bridge.sync_now())
+        # The first screen is filled right after the window is on screen, not before:
+        # on a big store its queries would delay the window itself.
+        self.nav.blockSignals(True)
         self.nav.setCurrentRow(0)
+        self.nav.blockSignals(False)
+        self.stack.setCurrentIndex(0)
+        QTimer.singleShot(0, self.refresh_current)
         self.update_status()
 
     # -- navigation -------------------------------------------------------------------

@@ -369,6 +369,7 @@ class OrdersPage(QWidget):
             ORDER_SELECT,
             order_columns(),
             default_sort="COALESCE(o.placed_at, o.imported_at) DESC, o.id DESC",
+            count_all="SELECT COUNT(*) FROM orders",  # every order has its channel
         )
         self.model.sort(6, Qt.SortOrder.DescendingOrder)
         self.table = TablePage(

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.store.db import Database
 from app.store.mapping import ListingChange, MappingOutcome, undoable_batch
 from app.ui.bridge import Bridge
 from app.ui.mapping_wizard import MappingWizard, SpreadsheetMenu, merged
@@ -87,6 +88,29 @@ WHY_WORDS = {
 STATE_RANK = (
     "CASE x.state WHEN 'conflict' THEN 0 WHEN 'unmapped' THEN 1 WHEN 'linked' THEN 2 ELSE 3 END"
 )
+# What the table shows: LISTING_SELECT worked out once per refresh into a temporary
+# table of the reading connection (each listing's state takes several look-ups; at
+# 100,000 listings every page, sort, search and count paid for them all again), with
+# the state's sort rank and an index for the order the screen opens in. Actions that change
+# mappings read LISTING_SELECT itself.
+SNAPSHOT_SELECT = "SELECT * FROM temp.listing_rows x"
+
+
+def snapshot_listings(db: Database, *, empty: bool = False) -> None:
+    """(Re)build temp.listing_rows; ``empty`` makes it without reading, for a page not shown."""
+    db.execute("DROP TABLE IF EXISTS temp.listing_rows")
+    db.execute(
+        f"CREATE TEMP TABLE listing_rows AS SELECT x.*, {STATE_RANK} AS rank"
+        f" FROM ({LISTING_SELECT}) x{' LIMIT 0' if empty else ''}"
+    )
+    # The screen opens sorted by state (what needs the merchant first); the last two
+    # columns let the state counts read this index alone.
+    db.execute(
+        "CREATE INDEX temp.listing_rows_rank ON listing_rows"
+        " (rank, sku, channel, id, is_new, channel_id)"
+    )
+
+
 # Not correlated, so SQLite builds the set of waiting listings once per query.
 _HOLDING = (
     "x.channel_id || ':' || x.external_id IN (SELECT o.channel_id || ':' || ln.listing_ref"
@@ -160,7 +184,7 @@ def listing_columns() -> list[Column]:
         Column(
             "state",
             "State",
-            STATE_RANK,
+            "x.rank",
             fmt=_state_text,
             color=lambda v, r: STATE_WORDS[v][1],
             tooltip=lambda v, r: WHY_WORDS[r["why"]].format(
@@ -238,11 +262,17 @@ class ProductsPage(QWidget):
         self.bridge = bridge
         self.db = bridge.reader
         self._channels: list[tuple[int, str, bool, str]] = []  # id, name, enabled, mode
-        self._stale = False
+        self._stale = True  # filled when first shown: opening the window need not wait for it
         self._counts_stale = True
+        self._just_filled = False
         self._undo_id: int | None = None
+        snapshot_listings(self.db, empty=True)
         self.model = ListingModel(
-            self.db, LISTING_SELECT, listing_columns(), default_sort="x.sku, x.channel, x.id"
+            self.db,
+            SNAPSHOT_SELECT,
+            listing_columns(),
+            default_sort="x.sku, x.channel, x.id",
+            count_all="SELECT COUNT(*) FROM temp.listing_rows",
         )
         self.model.link_requested.connect(self._link_picked)
         self.table = TablePage(
@@ -356,7 +386,8 @@ class ProductsPage(QWidget):
         self._refresh_soon.timeout.connect(self.refresh)
         bridge.data_changed.connect(self._data_changed)
         self.channel_filter.currentIndexChanged.connect(lambda _: self._channel_changed())
-        self.refresh()
+        self.refresh_channels()
+        self._update_channel_actions()
 
     # -- reading ------------------------------------------------------------------------
     def refresh_channels(self) -> None:
@@ -414,14 +445,25 @@ class ProductsPage(QWidget):
         self._counts_stale = False
         clause, params = self.channel_filter.currentData() or (None, ())
         where = f" WHERE {clause}" if clause else ""
-        # Materialised: each row's state (several look-ups) is worked out once, not per SUM.
-        row = self.db.one(
-            "WITH s AS MATERIALIZED (SELECT x.state, x.is_new, x.channel_id, x.external_id"
-            f" FROM ({LISTING_SELECT}{where}) x) SELECT COUNT(*), SUM(x.state = 'conflict'),"
-            " SUM(x.state = 'unmapped'), SUM(x.is_new = 1 AND x.state IN ('unmapped', 'conflict')),"
-            f" SUM({_HOLDING}), SUM(x.state = 'linked'), SUM(x.state = 'ignored') FROM s x",
+        # By rank (STATE_RANK: conflict 0, unmapped 1, linked 2, ignored 3), which with
+        # is_new and channel_id is in listing_rows_rank: the counts read the index alone.
+        states = self.db.one(
+            "SELECT COUNT(*), SUM(x.rank = 0), SUM(x.rank = 1),"
+            " SUM(x.is_new = 1 AND x.rank IN (0, 1)), SUM(x.rank = 2), SUM(x.rank = 3)"
+            f" FROM temp.listing_rows x INDEXED BY listing_rows_rank{where}",
             params,
         )
+        # The same listings _HOLDING picks, found from the (few) unmapped lines of held
+        # orders instead of testing every listing.
+        holding = self.db.scalar(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT o.channel_id, ln.listing_ref"
+            " FROM orders o JOIN order_lines ln ON ln.order_id = o.id"
+            " WHERE o.needs_mapping = 1 AND ln.product_id IS NULL) h"
+            " JOIN listings x ON x.channel_id = h.channel_id AND x.external_id = h.listing_ref"
+            f"{where}",
+            params,
+        )
+        row = (*states[:4], holding, *states[4:])
         for i, ((text, _, _), n) in enumerate(zip(STATE_FILTERS, row, strict=True)):
             self.state_filter.setItemText(i, f"{text} ({int(n or 0):,})")
         held = self.db.scalar(
@@ -495,19 +537,29 @@ class ProductsPage(QWidget):
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt name
         super().showEvent(event)
-        if self._stale:
+        if self._stale and not self.model.loaded:
+            # First time on screen: filled at once. The window's own refresh of the
+            # screen it switched to follows in the same turn and is then skipped.
+            self.refresh()
+            self._just_filled = True
+            QTimer.singleShot(0, self._filled_turn_over)
+        elif self._stale:
             self._refresh_soon.start()
         elif self._counts_stale:
             self._update_counts()
 
+    def _filled_turn_over(self) -> None:
+        self._just_filled = False
+
     def refresh(self) -> None:
         """Re-read everything shown from the store, keeping the selection."""
+        if self._just_filled:
+            return
         self._refresh_soon.stop()
         self._stale = False
         self.refresh_channels()
+        snapshot_listings(self.db)
         self.table.refresh()
-        # Counting every state reads all listings (most of a second at 100,000): only
-        # for a screen someone looks at.
         self._counts_stale = not self.isVisible()
         if not self._counts_stale:
             self._update_counts()

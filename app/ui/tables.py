@@ -2,8 +2,10 @@
 
 ``SqlTableModel`` counts and fetches rows in pages, on demand, from the GUI's read
 connection; sorting and searching become ORDER BY / WHERE, so nothing loads the whole
-table. ``SqlProxy`` is the QSortFilterProxyModel the views use; it hands sorting and
-filtering to the SQL model instead of doing them in Python.
+table. ``SqlProxy`` is the proxy the views use; it hands sorting and searching to the
+SQL model. It is an identity proxy on purpose: a QSortFilterProxyModel rebuilds its
+row mapping (a filterAcceptsRow call per row) on every model reset, which at 100,000
+rows cost more than the query itself on each keystroke and header click.
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractTableModel,
+    QIdentityProxyModel,
     QModelIndex,
     QPersistentModelIndex,
-    QSortFilterProxyModel,
     Qt,
     QTimer,
     Signal,
@@ -65,9 +67,14 @@ class SqlTableModel(QAbstractTableModel):
         base_where: str = "",
         default_sort: str = "",
         page_size: int = 200,
+        count_all: str = "",
         parent=None,
     ) -> None:
+        """``count_all``, if given, counts every row of ``select`` more cheaply (say, one
+        table without the joins that only add columns); it is used while no search or
+        filter applies."""
         super().__init__(parent)
+        self.count_all = count_all
         self.db = db
         self.select = select  # "SELECT ... FROM ... JOIN ..." without WHERE / ORDER BY
         self.columns = columns
@@ -79,7 +86,9 @@ class SqlTableModel(QAbstractTableModel):
         self._order = default_sort
         self._count = 0
         self._pages: dict[int, list[dict]] = {}
-        self._recount()
+        # Nothing is read until the table is first refreshed or shown: building the
+        # window must not count every screen's rows (see TablePage.showEvent).
+        self._loaded = False
 
     # -- query building ---------------------------------------------------------------
     def _where(self) -> tuple[str, list[Any]]:
@@ -104,10 +113,32 @@ class SqlTableModel(QAbstractTableModel):
 
     def _recount(self) -> None:
         where, args = self._where()
-        self._count = int(
-            self.db.scalar(f"SELECT COUNT(*) FROM ({self.select}{where})", tuple(args)) or 0
-        )
         self._pages.clear()
+        self._loaded = True
+        if self.count_all and not where:
+            self._count = int(self.db.scalar(self.count_all) or 0)
+            return
+        if where:
+            # A narrow search or filter reads every row to find a first page that is not
+            # full; that page is then the whole count, and counting would read them all
+            # again. (A broad one fills its first page quickly, then counts.)
+            sql, query_args = self._query(f" LIMIT {self.page_size} OFFSET 0")
+            first = [dict(r) for r in self.db.all(sql, tuple(query_args))]
+            self._pages[0] = first
+            if len(first) < self.page_size:
+                self._count = len(first)
+                return
+        sql = f"SELECT COUNT(*) FROM ({self.select}{where})"
+        self._count = int(self.db.scalar(sql, tuple(args)) or 0)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the rows have been counted since the model was made."""
+        return self._loaded
+
+    def ensure_loaded(self) -> None:
+        if not self._loaded:
+            self.refresh()
 
     def _page(self, number: int) -> list[dict]:
         page = self._pages.get(number)
@@ -140,6 +171,7 @@ class SqlTableModel(QAbstractTableModel):
         self.endResetModel()
 
     def row(self, row: int) -> dict | None:
+        self.ensure_loaded()
         if not 0 <= row < self._count:
             return None
         page = self._page(row // self.page_size)
@@ -164,6 +196,8 @@ class SqlTableModel(QAbstractTableModel):
 
     # -- Qt model ---------------------------------------------------------------------
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt signature
+        # Before the first load this is 0 (a view asks while it is being built; loading
+        # then would count rows for screens nobody opened).
         return 0 if parent.isValid() else self._count
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
@@ -206,16 +240,23 @@ class SqlTableModel(QAbstractTableModel):
             self._order = f"{self.columns[column].sql} {direction}"
             if self.default_sort:
                 self._order += f", {self.default_sort}"
-        self.refresh()
+        # The rows are the same ones in another order: no need to count them again.
+        if not self._loaded:
+            return  # read in the new order when first shown
+        self.beginResetModel()
+        self._pages.clear()
+        self.endResetModel()
 
 
-class SqlProxy(QSortFilterProxyModel):
-    """The views' proxy; sorting and searching are done by the SQL model underneath."""
+class SqlProxy(QIdentityProxyModel):
+    """The views' proxy; sorting and searching are done by the SQL model underneath.
+
+    Rows map one to one (no per-row work when the model resets).
+    """
 
     def __init__(self, source: SqlTableModel, parent=None) -> None:
         super().__init__(parent)
         self.setSourceModel(source)
-        self.setSortRole(SORT_ROLE)
 
     @property
     def sql(self) -> SqlTableModel:
@@ -226,9 +267,6 @@ class SqlProxy(QSortFilterProxyModel):
 
     def setFilterFixedString(self, pattern: str) -> None:  # noqa: N802 - Qt name
         self.sql.set_search(pattern)
-
-    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:  # noqa: N802
-        return True
 
 
 class TablePage(QWidget):
@@ -330,6 +368,13 @@ class TablePage(QWidget):
             self.select_where(
                 lambda r: r.get("id") == current["id"], limit=self.model.page_size * 3
             )
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt name
+        super().showEvent(event)
+        if not self.model.loaded:
+            # After the screen's own refresh (which runs right after it is shown), so the
+            # rows are read once.
+            QTimer.singleShot(0, self.model.ensure_loaded)
 
     def _update_count(self) -> None:
         n = self.model.rowCount()

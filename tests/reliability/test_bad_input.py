@@ -42,6 +42,7 @@ from app.channels.base import CAP_ORDERS
 from app.channels.faults import FaultPlan
 from app.channels.sandbox_http import Request, Response, SandboxHTTPServer
 from app.hub import Hub
+from app.store.payloads import as_text as payload_text
 from tests.reliability.harness import fast_client_factory, integrity, local_orders
 
 NAME = "Hostile"
@@ -271,7 +272,12 @@ def stored(hub: Hub, payload: dict[str, Any]) -> tuple[str, dict[str, Any]] | No
     that stores a merged payload), by its id.
     """
     wanted = as_json(payload)
-    orders = [dict(r) for r in hub.db.all("SELECT * FROM orders")]
+    orders = [
+        dict(r, raw=payload_text(r["body"]))
+        for r in hub.db.all(
+            "SELECT o.*, p.body FROM orders o LEFT JOIN order_payloads p ON p.order_id = o.id"
+        )
+    ]
     held = [dict(r) for r in hub.db.all("SELECT * FROM quarantine WHERE resolved = 0")]
     for kind, rows in (("order", orders), ("quarantine", held)):
         for row in rows:
