@@ -36,3 +36,22 @@ def test_an_import_completes_in_one_pass_under_20_percent_server_errors(
     finally:
         hub.close()
         shop.box.stop()
+
+
+def test_a_sello_import_completes_in_one_pass_under_20_percent_garbled_answers(tmp_path: Path):
+    """Sello reads each order's details on its own: a garbled 2xx body is asked again."""
+    shop = platform_shop("sello")
+    hub = Hub(tmp_path / "data", client_factory=fast_client_factory())
+    try:
+        shop.connect(hub)
+        shop.box.set_fault_plan(FaultPlan.parse("rate=0.2,kinds=malformed,methods=GET,seed=7"))
+        (first,) = sync_round(hub)
+        assert first.ok, first.error
+        assert sum(shop.box.fault_stats().values()) >= 5
+        assert first.orders_created > 100
+        shop.box.clear_fault_plan()
+        (second,) = sync_round(hub)
+        assert second.ok and second.orders_created == 0
+    finally:
+        hub.close()
+        shop.box.stop()
