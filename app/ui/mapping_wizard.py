@@ -9,6 +9,7 @@ filled spreadsheet would change, and what it refuses, before anything is written
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import fields
@@ -681,7 +682,10 @@ class SpreadsheetMenu(QToolButton):
 
         def work(hub: Hub) -> str:
             text = self._export(hub, hub.channels.get(name), template)
-            target.write_text(text, encoding="utf-8-sig")  # the BOM makes Excel read UTF-8
+            # Written beside, then renamed: the file never exists half-written.
+            partial = target.with_name(f".{target.name}.partial")
+            partial.write_text(text, encoding="utf-8-sig")  # the BOM makes Excel read UTF-8
+            os.replace(partial, target)
             rows = max(0, text.count("\n") - 1)
             return f"Saved {rows:,} {self.noun} of {name} to {target.name}."
 

@@ -218,7 +218,8 @@ def test_mapping_mode_and_new_listings(qtbot, products, bridge):
     qtbot.waitUntil(
         lambda: bridge.reader.scalar("SELECT mapping_mode FROM channels") == "id", timeout=WAIT
     )
-    assert "now links by listing ID" in products.banner_text.text()
+    # The banner follows when the engine's answer reaches the window, just after the write.
+    qtbot.waitUntil(lambda: "now links by listing ID" in products.banner_text.text(), timeout=WAIT)
 
     def new_listing(hub: Hub) -> None:
         from app.core.models import ChannelListing
