@@ -36,6 +36,23 @@ WAITS = (
 )
 # json.dumps(value, default=str) without building an encoder per call (same output).
 _JSON = json.JSONEncoder(default=str)
+# The C encoder JSONEncoder.encode would build for each call, built once: the same text
+# (a decoded payload holds no cycles, the only thing its markers would catch).
+_C_JSON = (
+    json.encoder.c_make_encoder(
+        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)
+
+
+def _to_json(value: Any) -> str:
+    """``json.dumps(value, default=str)`` for a dict or list, as quickly as it goes."""
+    if _C_JSON is None:
+        return _JSON.encode(value)
+    return "".join(_C_JSON(value, 0))
+
 
 # The columns of a new order's row as _ingest_new builds it (the same values
 # _ingest_one inserts for a new order).
@@ -121,7 +138,7 @@ def fingerprint(order: ChannelOrder) -> str:
         [(ln.external_id, ln.listing_id, ln.sku, ln.quantity) for ln in order.lines],
         order.customer.ref if order.customer else "",
     ]
-    return hashlib.sha1(_JSON.encode(parts).encode()).hexdigest()
+    return hashlib.sha1(_to_json(parts).encode()).hexdigest()
 
 
 def merged_status(local: OrderStatus, channel: OrderStatus) -> OrderStatus:
@@ -313,12 +330,9 @@ class OrderBook:
             )
             entry[3] = target
             moved.add(product_id)
-        held = (
-            per_status.may_hold
-            and any(
-                product_id is None and line.quantity > 0 and not resolver.ignored(line.listing_id)
-                for _, line, product_id, _ in lines
-            )
+        held = per_status.may_hold and any(
+            product_id is None and line.quantity > 0 and not resolver.ignored(line.listing_id)
+            for _, line, product_id, _ in lines
         )
         customer = co.customer
         batch.orders.append(
@@ -331,7 +345,7 @@ class OrderBook:
                 customer.ref if customer else "",
                 customer.name if customer else str(co.receiver.get("name", "")),
                 customer.email if customer else "",
-                _JSON.encode(co.receiver),
+                _to_json(co.receiver),
                 co.channel_state,
                 co.updated_at,
                 fp,
@@ -1164,7 +1178,10 @@ class _StatusWork:
         found = self._fresh.get(quantity)
         if found is None:
             target = lifecycle.target_holding(self.status, quantity)
-            found = self._fresh[quantity] = (target, lifecycle.movement_between(_NO_HOLDING, target))
+            found = self._fresh[quantity] = (
+                target,
+                lifecycle.movement_between(_NO_HOLDING, target),
+            )
         return found
 
 
