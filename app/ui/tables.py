@@ -59,6 +59,9 @@ class Column:
     sql: str  # expression to sort and search by
     searchable: bool = False
     numeric: bool = False
+    # How the search matches this column when not ``sql LIKE ?``: a condition with one
+    # ``?`` for the pattern (say, a look-up in a small table instead of a join per row).
+    search_sql: str = ""
     fmt: Callable[[Any, dict], str] | None = None
     color: Callable[[Any, dict], str | None] | None = None
     tooltip: Callable[[Any, dict], str | None] | None = None
@@ -106,10 +109,10 @@ class SqlTableModel(QAbstractTableModel):
             parts.append(f"({clause})")
             args.extend(params)
         if self._search:
-            terms = [c.sql for c in self.columns if c.searchable]
+            terms = [c.search_sql or f"{c.sql} LIKE ?" for c in self.columns if c.searchable]
             for word in self._search.split():
                 like = f"%{word.replace('%', '').replace('_', '')}%"
-                parts.append("(" + " OR ".join(f"{t} LIKE ?" for t in terms) + ")")
+                parts.append("(" + " OR ".join(terms) + ")")
                 args.extend([like] * len(terms))
         return (" WHERE " + " AND ".join(parts)) if parts else "", args
 
