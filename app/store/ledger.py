@@ -57,8 +57,10 @@ class Ledger:
     def record_many(self, movements: list[Movement]) -> None:
         """Append many movements at once; the same rows and totals as ``record`` one by one.
 
-        The running totals are folded in movement order, so every sum is added up in
-        exactly the order the one-by-one calls would have used (float sums depend on it).
+        The running totals are folded here, in movement order, onto the stored ones, so
+        every sum is added up in exactly the order the one-by-one calls would have used
+        (float sums depend on it); each product and warehouse's total is then written
+        once instead of once per movement.
         """
         rows = [m for m in movements if m[2] != 0 or m[3] != 0]
         if not rows:
@@ -70,11 +72,33 @@ class Ledger:
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
+            stored: dict[tuple[int, int], list[float]] = {}
+            products = list({m[0] for m in rows})
+            for start in range(0, len(products), 500):
+                chunk = products[start : start + 500]
+                for row in conn.execute(
+                    "SELECT product_id, warehouse_id, on_hand, committed FROM stock_levels"
+                    f" WHERE product_id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ):
+                    stored[(row[0], row[1])] = [row[2], row[3]]
+            totals: dict[tuple[int, int], list[float]] = {}
+            for m in rows:
+                key = (m[0], m[1])
+                total = totals.get(key)
+                if total is None:
+                    total = stored.get(key)
+                    if total is None:  # the first movement inserts the row with its deltas
+                        totals[key] = [m[2], m[3]]
+                        continue
+                    totals[key] = total
+                total[0] += m[2]
+                total[1] += m[3]
             conn.executemany(
                 "INSERT INTO stock_levels (product_id, warehouse_id, on_hand, committed)"
                 " VALUES (?, ?, ?, ?) ON CONFLICT (product_id, warehouse_id) DO UPDATE SET"
-                " on_hand = on_hand + excluded.on_hand, committed = committed + excluded.committed",
-                [m[:4] for m in rows],
+                " on_hand = excluded.on_hand, committed = excluded.committed",
+                [(key[0], key[1], total[0], total[1]) for key, total in totals.items()],
             )
 
     def on_hand(self, product_id: int, warehouse_id: int | None = None) -> float:

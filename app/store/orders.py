@@ -36,6 +36,57 @@ WAITS = (
 )
 # json.dumps(value, default=str) without building an encoder per call (same output).
 _JSON = json.JSONEncoder(default=str)
+# The C encoder JSONEncoder.encode would build for each call, built once: the same text
+# (a decoded payload holds no cycles, the only thing its markers would catch).
+_C_JSON = (
+    json.encoder.c_make_encoder(
+        None, str, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True
+    )
+    if json.encoder.c_make_encoder is not None
+    else None
+)
+
+
+def _to_json(value: Any) -> str:
+    """``json.dumps(value, default=str)`` for a dict or list, as quickly as it goes."""
+    if _C_JSON is None:
+        return _JSON.encode(value)
+    return "".join(_C_JSON(value, 0))
+
+
+# The columns of a new order's row as _ingest_new builds it (the same values
+# _ingest_one inserts for a new order).
+_NEW_ORDER_COLUMNS = (
+    "id",
+    "number",
+    "payment_status",
+    "total",
+    "currency",
+    "customer_ref",
+    "customer_name",
+    "customer_email",
+    "receiver",
+    "channel_state",
+    "channel_updated_at",
+    "fingerprint",
+    "placed_at",
+    "payment_method",
+    "updated_at",
+    "channel_id",
+    "external_id",
+    "status",
+    "history_only",
+    "imported_at",
+    "tracking_code",
+    "tracking_url",
+    "invoice_number",
+    "needs_mapping",
+)
+_INSERT_NEW_ORDER = (
+    f"INSERT INTO orders ({', '.join(_NEW_ORDER_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(_NEW_ORDER_COLUMNS))})"
+)
+_NO_HOLDING = Holding()
 
 ACTIONS: dict[str, OrderStatus] = {
     "confirm": S.CONFIRMED,
@@ -87,7 +138,7 @@ def fingerprint(order: ChannelOrder) -> str:
         [(ln.external_id, ln.listing_id, ln.sku, ln.quantity) for ln in order.lines],
         order.customer.ref if order.customer else "",
     ]
-    return hashlib.sha1(_JSON.encode(parts).encode()).hexdigest()
+    return hashlib.sha1(_to_json(parts).encode()).hexdigest()
 
 
 def merged_status(local: OrderStatus, channel: OrderStatus) -> OrderStatus:
@@ -219,44 +270,37 @@ class OrderBook:
         Does what ``_ingest_one`` then ``_settle`` do for such an order, in the same
         order (lines resolved as listed, settled in line-id order as SQLite reads them),
         so product links, holdings, movements and the needs-mapping flag come out alike.
+        The order row is built as a tuple in ``_NEW_ORDER_COLUMNS`` order (the columns
+        ``_order_fields`` and the insert in ``_ingest_one`` write), and what only depends
+        on the status (event text, movement reason, a fresh line's target) is worked
+        out once per batch.
         """
         now = time.time()
         status = co.status
         history = first_import and status in lifecycle.HISTORY_ON_FIRST_IMPORT
-        cols = dict(
-            self._order_fields(co, fp, now),
-            channel_id=channel.id,
-            external_id=co.external_id,
-            status=str(status),
-            history_only=int(history),
-            imported_at=now,
-            tracking_code=co.tracking_code,
-            tracking_url=co.tracking_url,
-            invoice_number=co.invoice_number,
-        )
         order_id = batch.new_order_id()
         result.created += 1
-        self._event(
-            order_id,
-            "imported",
-            f"Imported from {channel.name} as {lifecycle.LABELS[status].lower()}"
-            + (" (history: stock not moved)" if history else ""),
-        )
+        per_status = batch.per_status(channel, status, history)
+        batch.events.append((order_id, "imported", per_status.event, now))
+        warehouse_id = channel.warehouse_id
+        product_for = resolver.product_for
         lines: list[list[Any]] = []
         for line in co.lines:
-            product_id = resolver.product_for(line.listing_id, line.sku)
+            product_id = product_for(line.listing_id, line.sku)
             holding = (
                 lifecycle.opening_holding(status, line.quantity)
                 if history and product_id is not None
-                else Holding()
+                else _NO_HOLDING
             )
             lines.append([batch.new_line_id(), line, product_id, holding])
         moved: set[int] = set()
-        closed = status in lifecycle.CLOSED
-        for entry in sorted(lines, key=lambda e: e[1].external_id):
+        closed = per_status.closed
+        settle = sorted(lines, key=_line_external_id) if len(lines) > 1 else lines
+        movements = batch.movements
+        for entry in settle:
             line_id, line, product_id, holding = entry
             if product_id is None and not closed:
-                product_id = resolver.product_for(line.listing_id, line.sku)
+                product_id = product_for(line.listing_id, line.sku)
                 if product_id is not None:
                     entry[2] = product_id
                     if history:
@@ -264,25 +308,65 @@ class OrderBook:
                         continue
             if product_id is None:
                 continue
-            target = lifecycle.target_holding(status, line.quantity)
-            move = lifecycle.movement_between(holding, target)
+            if holding is _NO_HOLDING:
+                target, move = per_status.fresh(line.quantity)
+            else:
+                target = lifecycle.target_holding(status, line.quantity)
+                move = lifecycle.movement_between(holding, target)
             if move.is_zero:
                 continue
-            self._move(product_id, channel.warehouse_id, move, f"order {status}", line_id)
+            # What _move queues while a batch is open (its created_at read per movement).
+            movements.append(
+                (
+                    product_id,
+                    warehouse_id,
+                    move.on_hand,
+                    move.committed,
+                    per_status.reason,
+                    "",
+                    line_id,
+                    time.time(),
+                )
+            )
             entry[3] = target
             moved.add(product_id)
-        held = (
-            not history
-            and status not in (S.CANCELLED, S.RETURNED)
-            and any(
-                product_id is None and line.quantity > 0 and not resolver.ignored(line.listing_id)
-                for _, line, product_id, _ in lines
+        held = per_status.may_hold and any(
+            product_id is None and line.quantity > 0 and not resolver.ignored(line.listing_id)
+            for _, line, product_id, _ in lines
+        )
+        customer = co.customer
+        batch.orders.append(
+            (
+                order_id,
+                co.number,
+                str(co.payment_status),
+                co.total,
+                co.currency,
+                customer.ref if customer else "",
+                customer.name if customer else str(co.receiver.get("name", "")),
+                customer.email if customer else "",
+                _to_json(co.receiver),
+                co.channel_state,
+                co.updated_at,
+                fp,
+                co.created_at,
+                co.payment_method,
+                now,
+                channel.id,
+                co.external_id,
+                per_status.status_text,
+                int(history),
+                now,
+                co.tracking_code,
+                co.tracking_url,
+                co.invoice_number,
+                int(held),
             )
         )
-        batch.add_order(order_id, cols, held)
         batch.payloads.append((order_id, batch.encoder.encode(co.raw)))
+        lines_out = batch.lines
         for line_id, line, product_id, holding in lines:
-            batch.lines.append(
+            lines_out.append(
                 (
                     line_id,
                     order_id,
@@ -293,12 +377,13 @@ class OrderBook:
                     line.quantity,
                     line.unit_price,
                     product_id,
-                    channel.warehouse_id,
+                    warehouse_id,
                     holding.committed,
                     holding.deducted,
                 )
             )
-        result.committed_products |= moved
+        if moved:
+            result.committed_products |= moved
         if held:
             result.needs_mapping += 1
         return order_id
@@ -994,8 +1079,7 @@ class _IngestBatch:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.seen: set[str] = set()  # external ids handled by this ingest
-        self.orders: list[tuple] = []
-        self.order_columns: tuple[str, ...] | None = None
+        self.orders: list[tuple] = []  # new orders, in _NEW_ORDER_COLUMNS order
         self.lines: list[tuple] = []
         self.payloads: list[tuple[int, bytes | str]] = []  # (order id, stored payload)
         self.encoder = PayloadEncoder()
@@ -1003,6 +1087,7 @@ class _IngestBatch:
         self.movements: list[tuple] = []
         self._next_order_id: int | None = None
         self._next_line_id: int | None = None
+        self._per_status: dict[tuple[int, OrderStatus, bool], _StatusWork] = {}
 
     def stored_orders(self, channel_id: int, external_ids: list[str]) -> dict[str, sqlite3.Row]:
         """The stored copies of these orders, read in a few queries instead of one each."""
@@ -1033,22 +1118,18 @@ class _IngestBatch:
     def _max_id(self, table: str) -> int:
         return int(self.conn.execute(f"SELECT MAX(id) FROM {table}").fetchone()[0] or 0)
 
-    def add_order(self, order_id: int, cols: dict[str, Any], needs_mapping: bool) -> None:
-        columns = ("id", *cols, "needs_mapping")
-        if self.order_columns is not None and columns != self.order_columns:
-            self.flush_rows()  # a different column set cannot share the statement
-        self.order_columns = columns
-        self.orders.append((order_id, *cols.values(), int(needs_mapping)))
+    def per_status(self, channel: Channel, status: OrderStatus, history: bool) -> _StatusWork:
+        """What a new order in ``status`` on ``channel`` writes regardless of its lines."""
+        key = (channel.id, status, history)
+        work = self._per_status.get(key)
+        if work is None:
+            work = self._per_status[key] = _StatusWork(channel, status, history)
+        return work
 
     def flush_rows(self) -> None:
         """Write the pending orders and lines, so SQL sees them."""
         if self.orders:
-            assert self.order_columns is not None
-            self.conn.executemany(
-                f"INSERT INTO orders ({', '.join(self.order_columns)})"
-                f" VALUES ({', '.join('?' * len(self.order_columns))})",
-                self.orders,
-            )
+            self.conn.executemany(_INSERT_NEW_ORDER, self.orders)
             self.orders.clear()
         if self.lines:
             self.conn.executemany(
@@ -1076,3 +1157,33 @@ class _IngestBatch:
         if self.movements:
             ledger.record_many(self.movements)
             self.movements.clear()
+
+
+class _StatusWork:
+    """The parts of a new order's rows that depend on its status alone (see _ingest_new)."""
+
+    def __init__(self, channel: Channel, status: OrderStatus, history: bool) -> None:
+        self.status = status
+        self.status_text = str(status)
+        self.closed = status in lifecycle.CLOSED
+        self.may_hold = not history and status not in (S.CANCELLED, S.RETURNED)
+        self.reason = f"order {status}"
+        self.event = f"Imported from {channel.name} as {lifecycle.LABELS[status].lower()}" + (
+            " (history: stock not moved)" if history else ""
+        )
+        self._fresh: dict[float, tuple[Holding, Movement]] = {}
+
+    def fresh(self, quantity: float) -> tuple[Holding, Movement]:
+        """The target holding of a line of ``quantity`` holding nothing yet, and the move there."""
+        found = self._fresh.get(quantity)
+        if found is None:
+            target = lifecycle.target_holding(self.status, quantity)
+            found = self._fresh[quantity] = (
+                target,
+                lifecycle.movement_between(_NO_HOLDING, target),
+            )
+        return found
+
+
+def _line_external_id(entry: list[Any]) -> str:
+    return entry[1].external_id

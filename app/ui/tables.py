@@ -43,6 +43,13 @@ from app.store.db import Database
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 ROW_ROLE = Qt.ItemDataRole.UserRole + 2
 Index = QModelIndex | QPersistentModelIndex
+_DISPLAY = int(Qt.ItemDataRole.DisplayRole)
+_ALIGNMENT = int(Qt.ItemDataRole.TextAlignmentRole)
+_FOREGROUND = int(Qt.ItemDataRole.ForegroundRole)
+_TOOLTIP = int(Qt.ItemDataRole.ToolTipRole)
+_ROW = int(ROW_ROLE)
+_ANSWERED = frozenset({_DISPLAY, _ALIGNMENT, _FOREGROUND, _TOOLTIP, _ROW, int(SORT_ROLE)})
+_RIGHT_ALIGNED = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +59,9 @@ class Column:
     sql: str  # expression to sort and search by
     searchable: bool = False
     numeric: bool = False
+    # How the search matches this column when not ``sql LIKE ?``: a condition with one
+    # ``?`` for the pattern (say, a look-up in a small table instead of a join per row).
+    search_sql: str = ""
     fmt: Callable[[Any, dict], str] | None = None
     color: Callable[[Any, dict], str | None] | None = None
     tooltip: Callable[[Any, dict], str | None] | None = None
@@ -99,10 +109,10 @@ class SqlTableModel(QAbstractTableModel):
             parts.append(f"({clause})")
             args.extend(params)
         if self._search:
-            terms = [c.sql for c in self.columns if c.searchable]
+            terms = [c.search_sql or f"{c.sql} LIKE ?" for c in self.columns if c.searchable]
             for word in self._search.split():
                 like = f"%{word.replace('%', '').replace('_', '')}%"
-                parts.append("(" + " OR ".join(f"{t} LIKE ?" for t in terms) + ")")
+                parts.append("(" + " OR ".join(terms) + ")")
                 args.extend([like] * len(terms))
         return (" WHERE " + " AND ".join(parts)) if parts else "", args
 
@@ -211,26 +221,38 @@ class SqlTableModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole):
-        if not index.isValid():
+        # A view asks for a dozen roles per visible cell on every repaint: the ones this
+        # model never answers, and column-level ones a column does not have, return
+        # before the row is looked up.
+        if role not in _ANSWERED or not index.isValid():
             return None
+        column = self.columns[index.column()]
+        if role == _DISPLAY:
+            row = self.row(index.row())
+            return None if row is None else self.display(column, row)
+        if role == _ALIGNMENT:
+            if not column.numeric or self.row(index.row()) is None:
+                return None
+            return _RIGHT_ALIGNED
+        if role == _FOREGROUND:
+            if column.color is None:
+                return None
+            row = self.row(index.row())
+            if row is None:
+                return None
+            colour = column.color(row.get(column.key), row)
+            return QBrush(QColor(colour)) if colour else None
+        if role == _TOOLTIP:
+            if column.tooltip is None:
+                return None
+            row = self.row(index.row())
+            return None if row is None else column.tooltip(row.get(column.key), row)
         row = self.row(index.row())
         if row is None:
             return None
-        column = self.columns[index.column()]
-        if role == Qt.ItemDataRole.DisplayRole:
-            return self.display(column, row)
-        if role == ROW_ROLE:
+        if role == _ROW:
             return row
-        if role == SORT_ROLE:
-            return row.get(column.key)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column.numeric:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        if role == Qt.ItemDataRole.ForegroundRole and column.color is not None:
-            colour = column.color(row.get(column.key), row)
-            return QBrush(QColor(colour)) if colour else None
-        if role == Qt.ItemDataRole.ToolTipRole and column.tooltip is not None:
-            return column.tooltip(row.get(column.key), row)
-        return None
+        return row.get(column.key)  # SORT_ROLE
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         if column < 0:

@@ -101,3 +101,38 @@ def test_the_proxy_passes_sorting_and_searching_to_sql(db, channel):
     proxy.setFilterFixedString("")
     proxy.sort(0, Qt.SortOrder.DescendingOrder)
     assert proxy.index(0, 0).data() == "SM-3"
+
+
+def test_search_matches_the_channel_name_and_several_words(db, channel):
+    from app.core.models import OrderStatus
+    from app.store.catalog import Catalog
+    from app.store.channels import ChannelRepo
+
+    fill(db, channel, 3)
+    other = ChannelRepo(db).add(
+        "Wholesale",
+        "selldone",
+        "http://127.0.0.1:2",
+        account="2",
+        warehouse_id=Catalog(db).default_warehouse_id(),
+    )
+    OrderBook(db).ingest(other, [make_order("9", status=OrderStatus.CONFIRMED)], first_import=False)
+    model = orders_model(db)
+    model.refresh()
+    model.set_search("whole")  # any case, part of the channel's name
+    assert model.rowCount() == 1 and model.row(0)["channel"] == "Wholesale"
+    model.set_search("web SM-2")  # every word matches some column
+    assert [model.row(i)["number"] for i in range(model.rowCount())] == ["SM-2"]
+    model.set_search("anna")  # the customer's name
+    assert model.rowCount() == 4
+    model.set_search("shop SM-9")  # SM-9 is a Wholesale order
+    assert model.rowCount() == 0
+    # The table's own cells: text, alignment of numbers, the row behind a cell.
+    model.set_search("")
+    total = model.index(0, 5)
+    assert model.data(total, Qt.ItemDataRole.TextAlignmentRole) is not None
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.TextAlignmentRole) is None
+    assert model.data(model.index(0, 0), Qt.ItemDataRole.DecorationRole) is None
+    assert model.data(model.index(0, 3), Qt.ItemDataRole.ForegroundRole) is not None
+    assert model.data(model.index(0, 6), Qt.ItemDataRole.ToolTipRole)
+    assert model.data(model.index(99, 0)) is None
