@@ -2,10 +2,10 @@
 
 import sqlite3
 
-from tests.e2e.test_cli import as_json, cli  # noqa: F401 - the fixture
+from tests.e2e.test_cli import as_json
 
 
-def test_backup_to_a_file_and_the_default_folder(cli, tmp_path):  # noqa: F811
+def test_backup_to_a_file_and_the_default_folder(cli, tmp_path):
     cli("stock", "--json")  # creates the data folder and database
     target = tmp_path / "usb" / "shop.db"
     made = as_json(cli("backup", str(target), "--json"))
@@ -21,7 +21,7 @@ def test_backup_to_a_file_and_the_default_folder(cli, tmp_path):  # noqa: F811
     assert as_json(cli("backup", "--list", "--json")) == []
 
 
-def test_backup_that_cannot_be_written_fails_in_one_line(cli, tmp_path):  # noqa: F811
+def test_backup_that_cannot_be_written_fails_in_one_line(cli, tmp_path):
     blocker = tmp_path / "plain-file"
     blocker.write_text("x")
     proc = cli("backup", str(blocker / "copy.db"), ok=False)
@@ -30,7 +30,7 @@ def test_backup_that_cannot_be_written_fails_in_one_line(cli, tmp_path):  # noqa
     assert len(proc.stderr.strip().splitlines()) == 1
 
 
-def test_restore_asks_first_then_brings_the_backup_back(cli, tmp_path):  # noqa: F811
+def test_restore_asks_first_then_brings_the_backup_back(cli, tmp_path):
     catalogue = tmp_path / "catalogue.csv"
     catalogue.write_text("sku,name,barcode,cost_price,on_hand\nMUG-1,Mug,,2.5,10\n")
     cli("products", "import", str(catalogue))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_cli import as_json, box, cli  # noqa: F401 - fixtures
+from tests.e2e.test_cli import as_json, box  # noqa: F401 - the sandbox fixture
 
 CHANNEL = "Web shop"
 
@@ -29,12 +29,12 @@ def write_rows(path: Path, rows: list[dict[str, str]], extra_lines: str = "") ->
     path.write_text(out.getvalue() + extra_lines, encoding="utf-8")
 
 
-def held(cli) -> list[str]:  # noqa: F811 - the fixture
+def held(cli) -> list[str]:
     return [o["number"] for o in as_json(cli("orders", "--status", "needs_mapping", "--json"))]
 
 
 @pytest.fixture
-def shop(cli, box, tmp_path):  # noqa: F811 - fixtures
+def shop(cli, box, tmp_path):  # noqa: F811 - the sandbox fixture
     """A Selldone channel mapped by listing id, synced once: every order waits for products."""
     cli(
         "channel",
@@ -56,7 +56,7 @@ def shop(cli, box, tmp_path):  # noqa: F811 - fixtures
 
 
 def test_template_preview_import_and_undo(shop, tmp_path):
-    cli = shop  # noqa: F811 - the fixture, by the name the steps read well with
+    cli = shop  # the fixture, by the name the steps read well with
     waiting = held(cli)
     assert waiting
     # Listings read by the first sync are the catalogue, not news.
@@ -160,8 +160,8 @@ def test_template_preview_import_and_undo(shop, tmp_path):
     )
 
 
-def test_ignore_unlink_and_mode(shop, box):  # noqa: F811 - the fixture
-    cli = shop  # noqa: F811 - the fixture, by the name the steps read well with
+def test_ignore_unlink_and_mode(shop, box):  # noqa: F811 - the sandbox fixture
+    cli = shop  # the fixture, by the name the steps read well with
     waiting = held(cli)
     listings = as_json(cli("mapping", "list", "--channel", CHANNEL, "--json"))
     every = [arg for r in listings for arg in ("--listing", r["listing"])]
@@ -198,14 +198,14 @@ def test_ignore_unlink_and_mode(shop, box):  # noqa: F811 - the fixture
     assert as_json(cli("mapping", "new", "--json")) == []
 
 
-def _catalog(cli, sku: str) -> str:  # noqa: F811
+def _catalog(cli, sku: str) -> str:
     path = Path(cli.home) / "one.csv"
     path.write_text(f"sku,name,barcode,cost_price,on_hand\n{sku},One,,1,5\n", encoding="utf-8")
     return str(path)
 
 
 def test_customers_list_link_create_and_csv(shop, tmp_path):
-    cli = shop  # noqa: F811 - the fixture, by the name the steps read well with
+    cli = shop  # the fixture, by the name the steps read well with
     buyers = as_json(cli("customers", "list", "--unmapped", "--json"))
     assert len(buyers) > 2 and all(b["customer_id"] is None for b in buyers)
     order = as_json(cli("orders", "--json"))[0]

@@ -26,34 +26,6 @@ def tg():
     box.stop()
 
 
-@pytest.fixture
-def cli(tmp_path):
-    env = dict(os.environ)
-    env.update(
-        PYTHON_KEYRING_BACKEND="tests.support.keyring_backend.FileKeyring",
-        STOCKBRIDGE_TEST_KEYRING=str(tmp_path / "keyring.json"),
-        STOCKBRIDGE_DATA_DIR=str(tmp_path / "data"),
-        PYTHONPATH=str(ROOT),
-    )
-
-    def run(*args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess:
-        proc = subprocess.run(
-            [sys.executable, "-m", "app", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-        )
-        if ok:
-            assert proc.returncode == 0, proc.stderr
-        return proc
-
-    run.home = tmp_path
-    return run
-
-
 def add(cli, tg: TradeGeckoSandbox, *extra: str, ok: bool = True) -> subprocess.CompletedProcess:
     return cli(
         "channel",

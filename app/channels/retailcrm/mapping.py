@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 
 from app.channels.errors import PayloadError
+from app.channels.values import identifier as parse_id
 from app.channels.values import number, text
 from app.core.models import (
     ChannelCustomer,
@@ -67,20 +68,6 @@ def as_rows(value: Any) -> list[Any]:
     if isinstance(value, dict):
         return list(value.values())
     return []
-
-
-def parse_id(value: Any, what: str) -> str:
-    """A RetailCRM integer id (int, digit string, integral float) as its canonical string."""
-    if value is None or isinstance(value, bool) or text(value) == "":
-        raise PayloadError(f"{what} is missing")
-    if isinstance(value, float):
-        if value.is_integer() and value >= 0:
-            return str(int(value))
-        raise PayloadError(f"{what} is not an id ({value!r})")
-    raw = text(value)
-    if isinstance(value, int) or (raw.isascii() and raw.isdigit()):
-        return str(int(raw))
-    raise PayloadError(f"{what} is not an id ({value!r})")
 
 
 def parse_datetime(value: Any, tz: tzinfo = UTC, what: str = "date") -> float | None:

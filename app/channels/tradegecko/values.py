@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.channels.errors import PayloadError, Rejected
+from app.channels.values import identifier as parse_id  # noqa: F401 - this module's API
+from app.channels.values import number, text
+from app.channels.values import timestamp as parse_timestamp  # noqa: F401 - this module's API
 
 _IRREGULAR_PLURALS = {"company": "companies", "address": "addresses", "currency": "currencies"}
 
@@ -52,39 +54,9 @@ def unwrap_list(body: Any, root: str) -> list[dict[str, Any]]:
     return rows
 
 
-def text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def parse_id(value: Any, what: str) -> str:
-    """A TradeGecko integer id (int, digit string, integral float) as its canonical string."""
-    if value is None or isinstance(value, bool) or text(value) == "":
-        raise PayloadError(f"{what} is missing")
-    if isinstance(value, float):
-        if value.is_integer() and value >= 0:
-            return str(int(value))
-        raise PayloadError(f"{what} is not an id ({value!r})")
-    raw = text(value)
-    if isinstance(value, int) or (raw.isascii() and raw.isdigit()):
-        return str(int(raw))
-    raise PayloadError(f"{what} is not an id ({value!r})")
-
-
 def parse_decimal(value: Any, what: str, *, default: float | None = None) -> float:
     """A float from TradeGecko's decimal strings (or a number); ``default`` for null/blank."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if default is None:
-            raise PayloadError(f"{what} is missing")
-        return default
-    if isinstance(value, bool):  # a flag is not a quantity, even though bool is an int
-        raise PayloadError(f"{what} is not a number ({value!r})")
-    try:
-        number = float(value)
-    except (TypeError, ValueError, OverflowError):
-        raise PayloadError(f"{what} is not a number ({value!r})") from None
-    if not math.isfinite(number):
-        raise PayloadError(f"{what} is not a finite number ({value!r})")
-    return number + 0.0  # "-0.0" is zero stock, not a negative one
+    return number(value, what, default=default) + 0.0  # "-0.0" is zero stock, not negative
 
 
 def optional_decimal(value: Any, what: str) -> float | None:
@@ -103,29 +75,6 @@ def parse_bool(value: Any, *, default: bool = False) -> bool:
     if isinstance(value, int | float):
         return value != 0
     return text(value).lower() in ("true", "1", "yes", "t")
-
-
-def parse_timestamp(value: Any, what: str = "timestamp") -> float | None:
-    """Unix seconds from an ISO 8601 date-time or date (naive means UTC); null → None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, int | float):
-        return float(value)
-    raw = text(value)
-    if not raw:
-        return None
-    cleaned = raw[:-1] + "+00:00" if raw[-1] in "Zz" else raw
-    head, dot, tail = cleaned.partition(".")
-    if dot:  # Python takes at most microseconds; trim longer fractions
-        digits = len(tail) - len(tail.lstrip("0123456789"))
-        cleaned = head + "." + tail[: min(digits, 6)] + tail[digits:]
-    try:
-        parsed = datetime.fromisoformat(cleaned)
-    except ValueError:
-        raise PayloadError(f"{what} is not a date ({raw!r})") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
 
 
 def format_timestamp(seconds: float) -> str:
