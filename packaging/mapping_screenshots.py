@@ -12,14 +12,14 @@ from __future__ import annotations
 import asyncio
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from PySide6.QtCore import QCoreApplication, QEventLoop, QTimer  # noqa: E402
+from PySide6.QtCore import QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication, QWizard  # noqa: E402
+from screenshots import pump, wait_for  # noqa: E402 - the sibling script
 
 from app import secrets  # noqa: E402
 from app.channels.selldone.sandbox import SelldoneSandbox  # noqa: E402
@@ -39,22 +39,6 @@ CATALOGUE = [  # sku, name, barcode, on hand
     ("MUG-ENA-CRM", "Enamel camp mug, cream", "", 6),
     ("VEST-DWN-S", "Down vest S", "", 3),
 ]
-
-
-def pump(seconds: float) -> None:
-    """Let Qt paint and deliver engine results for a while (bounded)."""
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        time.sleep(0.02)
-
-
-def wait_for(predicate, timeout: float = 20.0) -> None:
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise TimeoutError("the window did not get there in time")
-        pump(0.05)
 
 
 def prepare(data: Path, box: SelldoneSandbox) -> None:
