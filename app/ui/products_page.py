@@ -98,10 +98,14 @@ STATE_RANK = (
 SNAPSHOT_SELECT = "SELECT * FROM temp.listing_rows x"
 # The snapshot stores ``why`` only; state and rank are virtual columns worked out from it.
 # (Selecting state and rank from LISTING_SELECT instead made SQLite evaluate the whole
-# ``why`` expression, look-ups included, once for each mention: five times a listing,
-# most of the refresh's cost.) The rank is STATE_RANK spelt over ``why``: conflict 0,
-# unmapped 1, linked 2, ignored 3.
-_SNAPSHOT_STATE = _STATE.replace("y.why", "why")
+# ``why`` expression once for each mention, several times a listing, most of the
+# refresh's cost.) Both are _STATE and STATE_RANK spelt as plain CASEs over the eight
+# values of ``why`` (IN lists, evaluated for every row a sort or scan reads, cost more):
+# conflict 0, unmapped 1, linked 2, ignored 3.
+_SNAPSHOT_STATE = (
+    "CASE why WHEN 'linked' THEN 'linked' WHEN 'ignored' THEN 'ignored'"
+    " WHEN 'exact' THEN 'unmapped' WHEN 'none' THEN 'unmapped' ELSE 'conflict' END"
+)
 _SNAPSHOT_RANK = (
     "CASE why WHEN 'linked' THEN 2 WHEN 'ignored' THEN 3 WHEN 'exact' THEN 1 WHEN 'none' THEN 1"
     " ELSE 0 END"
