@@ -57,14 +57,16 @@ _STATE = (
     "CASE WHEN y.why IN ('no_sku', 'duplicate', 'several', 'stale') THEN 'conflict'"
     " WHEN y.why IN ('exact', 'none') THEN 'unmapped' ELSE y.why END"
 )
-LISTING_SELECT = (
-    f"SELECT * FROM (SELECT y.*, {_STATE} AS state FROM (SELECT l.id, l.channel_id,"
-    " c.name AS channel, l.external_id, l.sku, l.mpn, l.barcode, l.name, l.quantity,"
-    " l.ignored, l.is_new, pl.method, p.sku AS product_sku, p.name AS product_name,"
-    f" {_WHY} AS why FROM listings l JOIN channels c ON c.id = l.channel_id"
+# Each listing with why it is where it is (the state is worked out from ``why``).
+_WHY_SELECT = (
+    "SELECT l.id, l.channel_id, c.name AS channel, l.external_id, l.sku, l.mpn, l.barcode,"
+    " l.name, l.quantity, l.ignored, l.is_new, pl.method, p.sku AS product_sku,"
+    f" p.name AS product_name, {_WHY} AS why FROM listings l"
+    " JOIN channels c ON c.id = l.channel_id"
     " LEFT JOIN product_links pl ON pl.listing_id = l.id"
-    " LEFT JOIN products p ON p.id = pl.product_id) y) x"
+    " LEFT JOIN products p ON p.id = pl.product_id"
 )
+LISTING_SELECT = f"SELECT * FROM (SELECT y.*, {_STATE} AS state FROM ({_WHY_SELECT}) y) x"
 STATE_WORDS = {
     "linked": ("Linked", OK),
     "unmapped": ("Unmapped", ACCENT),
@@ -94,14 +96,31 @@ STATE_RANK = (
 # the state's sort rank and an index for the order the screen opens in. Actions that change
 # mappings read LISTING_SELECT itself.
 SNAPSHOT_SELECT = "SELECT * FROM temp.listing_rows x"
+# The snapshot stores ``why`` only; state and rank are virtual columns worked out from it.
+# (Selecting state and rank from LISTING_SELECT instead made SQLite evaluate the whole
+# ``why`` expression once for each mention, several times a listing, most of the
+# refresh's cost.) Both are _STATE and STATE_RANK spelt as plain CASEs over the eight
+# values of ``why`` (IN lists, evaluated for every row a sort or scan reads, cost more):
+# conflict 0, unmapped 1, linked 2, ignored 3.
+_SNAPSHOT_STATE = (
+    "CASE why WHEN 'linked' THEN 'linked' WHEN 'ignored' THEN 'ignored'"
+    " WHEN 'exact' THEN 'unmapped' WHEN 'none' THEN 'unmapped' ELSE 'conflict' END"
+)
+_SNAPSHOT_RANK = (
+    "CASE why WHEN 'linked' THEN 2 WHEN 'ignored' THEN 3 WHEN 'exact' THEN 1 WHEN 'none' THEN 1"
+    " ELSE 0 END"
+)
 
 
 def snapshot_listings(db: Database, *, empty: bool = False) -> None:
     """(Re)build temp.listing_rows; ``empty`` makes it without reading, for a page not shown."""
     db.execute("DROP TABLE IF EXISTS temp.listing_rows")
+    db.execute(f"CREATE TEMP TABLE listing_rows AS {_WHY_SELECT}{' LIMIT 0' if empty else ''}")
     db.execute(
-        f"CREATE TEMP TABLE listing_rows AS SELECT x.*, {STATE_RANK} AS rank"
-        f" FROM ({LISTING_SELECT}) x{' LIMIT 0' if empty else ''}"
+        f"ALTER TABLE temp.listing_rows ADD COLUMN state TEXT AS ({_SNAPSHOT_STATE}) VIRTUAL"
+    )
+    db.execute(
+        f"ALTER TABLE temp.listing_rows ADD COLUMN rank INTEGER AS ({_SNAPSHOT_RANK}) VIRTUAL"
     )
     # The screen opens sorted by state (what needs the merchant first); the last two
     # columns let the state counts read this index alone.
