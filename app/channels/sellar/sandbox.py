@@ -28,12 +28,8 @@ from __future__ import annotations
 import copy
 import json
 import logging
-import queue
 import random
-import threading
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 from app.channels.sandbox_http import (
@@ -44,6 +40,7 @@ from app.channels.sandbox_http import (
     SandboxHTTPServer,
     retry_after_seconds,
 )
+from app.channels.sandbox_webhooks import WebhookCourier
 from app.channels.sellar import seed as seeding
 from app.channels.sellar.state import RuleError, SellarState
 
@@ -111,8 +108,9 @@ class SellarSandbox(SandboxHTTPServer):
         self.webhook_events: list[dict[str, Any]] = []
         self.webhook_deliveries: list[dict[str, Any]] = []
         self._limiter = RateLimiter(rate_limit_per_minute, 60.0)
-        self._outbox: queue.Queue[tuple[str, bytes, int] | None] = queue.Queue()
-        self._courier: threading.Thread | None = None
+        self._courier = WebhookCourier(
+            "sellar-webhooks", self.lock, self.webhook_deliveries, timeout=3
+        )
         self.state.listener = self._on_order_event
         self._add_routes()
 
@@ -311,42 +309,18 @@ class SellarSandbox(SandboxHTTPServer):
         if self.deliver_webhooks and urls:
             body = {"type": kind, "createdAt": stamp, "data": self._present_order(order)}
             payload = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            headers = {"Content-Type": "application/json"}
             for url in urls:
-                self._outbox.put((url, payload, order["id"]))
-
-    def _deliver_forever(self) -> None:
-        while True:
-            job = self._outbox.get()
-            if job is None:
-                return
-            url, payload, order_id = job
-            request = urllib.request.Request(
-                url, data=payload, method="POST", headers={"Content-Type": "application/json"}
-            )
-            try:
-                with urllib.request.urlopen(request, timeout=3) as answer:  # noqa: S310 - test URLs
-                    outcome: dict[str, Any] = {"status": answer.status}
-            except urllib.error.HTTPError as exc:
-                outcome = {"status": exc.code}
-            except (urllib.error.URLError, OSError) as exc:
-                outcome = {"status": None, "error": str(exc)}
-            with self.lock:
-                self.webhook_deliveries.append({"url": url, "orderId": order_id} | outcome)
+                self._courier.send(url, payload, headers, {"url": url, "orderId": order["id"]})
 
     def start(self) -> str:
         base_url = super().start()
-        if self.deliver_webhooks and self._courier is None:
-            self._courier = threading.Thread(
-                target=self._deliver_forever, name="sellar-webhooks", daemon=True
-            )
+        if self.deliver_webhooks:
             self._courier.start()
         return base_url
 
     def stop(self) -> None:
-        courier, self._courier = self._courier, None
-        if courier is not None:
-            self._outbox.put(None)
-            courier.join(timeout=5)
+        self._courier.stop()
         super().stop()
 
     # ============================================================ HTTP plumbing

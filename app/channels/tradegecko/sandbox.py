@@ -29,17 +29,14 @@ import copy
 import json
 import logging
 import math
-import queue
-import threading
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from app.channels.sandbox_http import Request, Response, SandboxHTTPServer
+from app.channels.sandbox_webhooks import WebhookCourier
 from app.channels.tradegecko import sandbox_resources as resources
 from app.channels.tradegecko import sandbox_views as views
 from app.channels.tradegecko.sandbox_auth import ACCESS_TOKEN_TTL, OAuthServer, TokenInfo
@@ -127,8 +124,9 @@ class TradeGeckoSandbox(SandboxHTTPServer):
         self._counts: dict[tuple[int, int], int] = {}
         self._idempotent: dict[tuple[int, str], _Stored] = {}
         self._drops: list[_Drop] = []
-        self._outbox: queue.Queue[tuple[str, bytes, dict[str, str]] | None] = queue.Queue()
-        self._courier: threading.Thread | None = None
+        self._courier = WebhookCourier(
+            "tradegecko-webhooks", self.lock, self.webhook_deliveries, timeout=10
+        )
         self.state.listener = self._on_event
         self._add_routes()
 
@@ -306,39 +304,16 @@ class TradeGeckoSandbox(SandboxHTTPServer):
                 DELIVERY_HEADER: delivery,
             }
             for address in addresses:
-                self._outbox.put((address, body, headers))
-
-    def _deliver_forever(self) -> None:
-        while True:
-            job = self._outbox.get()
-            if job is None:
-                return
-            address, body, headers = job
-            request = urllib.request.Request(address, data=body, method="POST", headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - test URLs
-                    outcome: dict[str, Any] = {"status": answer.status}
-            except urllib.error.HTTPError as exc:
-                outcome = {"status": exc.code}
-            except (urllib.error.URLError, OSError) as exc:
-                outcome = {"status": None, "error": str(exc)}
-            with self.lock:
-                self.webhook_deliveries.append({"address": address, **outcome})
+                self._courier.send(address, body, headers, {"address": address})
 
     def start(self) -> str:
         base_url = super().start()
-        if self.deliver_webhooks and self._courier is None:
-            self._courier = threading.Thread(
-                target=self._deliver_forever, name="tradegecko-webhooks", daemon=True
-            )
+        if self.deliver_webhooks:
             self._courier.start()
         return base_url
 
     def stop(self) -> None:
-        courier, self._courier = self._courier, None
-        if courier is not None:
-            self._outbox.put(None)
-            courier.join(timeout=5)
+        self._courier.stop()
         super().stop()
 
     # ============================================================ HTTP plumbing
