@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
-from app.core.models import ChannelListing, OrderPage, OrderPush, ShopInfo
+from app.channels.errors import PayloadError
+from app.core.models import ChannelListing, OrderPage, OrderPush, QuarantinedItem, ShopInfo
 
 if TYPE_CHECKING:
     from app.channels.http_util import HttpSession
+
+log = logging.getLogger(__name__)
 
 # Capability names a client may declare in ``capabilities``.
 CAP_ORDERS = "orders"
@@ -67,9 +71,46 @@ class BatchStockClient(Protocol):
 
 
 class SessionClient:
-    """Base of the clients that talk through one HttpSession: closing and ``async with``."""
+    """Base of the clients that talk through one HttpSession: closing and ``async with``,
+    and reading catalogue pages whose bad rows are set aside."""
 
     _session: HttpSession
+    # Malformed catalogue rows of the last fetch_listings pass: the protocol's listing
+    # pages have no room for them, so they wait here for the caller.
+    quarantined_listings: list[QuarantinedItem]
+
+    def read_listings(
+        self,
+        rows: Iterable[Any],
+        read: Callable[[Any], Iterable[ChannelListing]],
+        *,
+        what: str,
+        row_id: Callable[[Any], str],
+        seen: set[str] | None = None,
+    ) -> list[ChannelListing]:
+        """The listings of one page of catalogue rows (``read`` turns a row into them).
+
+        A row that cannot be read is logged and set aside in ``quarantined_listings``
+        with its reason and payload while the rest of the page goes on; with ``seen``,
+        listings an earlier page already gave are dropped.
+        """
+        listings: list[ChannelListing] = []
+        for row in rows:
+            try:
+                found = list(read(row))
+            except PayloadError as exc:
+                raw_id = row_id(row) or "?"
+                log.warning("%s %s skipped: %s", what, raw_id, exc.message)
+                self.quarantined_listings.append(
+                    QuarantinedItem("listing", raw_id, exc.message, row)
+                )
+                continue
+            for listing in found:
+                if seen is None or listing.external_id not in seen:
+                    if seen is not None:
+                        seen.add(listing.external_id)
+                    listings.append(listing)
+        return listings
 
     async def __aenter__(self) -> Self:
         return self

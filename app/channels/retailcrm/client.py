@@ -87,7 +87,7 @@ NO_CALLBACKS_BASE_URL = "https://stockbridge.invalid"
 _HISTORY_HEAD_PAGE = 20
 
 
-class RetailCrmClient:
+class RetailCrmClient(base.SessionClient):
     """One RetailCRM account, reached with one API key, as its warehouse system."""
 
     platform = "retailcrm"
@@ -195,15 +195,6 @@ class RetailCrmClient:
             transport=transport,
             secrets=(key,),
         )
-
-    async def __aenter__(self) -> RetailCrmClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._session.aclose()
 
     # --- connection and reference data ------------------------------------------------
 
@@ -328,21 +319,13 @@ class RetailCrmClient:
         seen: set[str] = set()
         filters = {"sites": [self.site]} if self.site else {}
         async for rows in self._pages("/store/products", "products", "products", filters):
-            listings: list[ChannelListing] = []
-            for row in rows:
-                try:
-                    found = mapping.listings_from_product(row, self.timezone)
-                except PayloadError as exc:
-                    raw_id = text(mapping.as_dict(row).get("id")) or "?"
-                    log.warning("RetailCRM product %s skipped: %s", raw_id, exc.message)
-                    self.quarantined_listings.append(
-                        QuarantinedItem("listing", raw_id, exc.message, row)
-                    )
-                    continue
-                for listing in found:
-                    if listing.external_id not in seen:
-                        seen.add(listing.external_id)
-                        listings.append(listing)
+            listings = self.read_listings(
+                rows,
+                lambda row: mapping.listings_from_product(row, self.timezone),
+                what="RetailCRM product",
+                row_id=lambda row: text(mapping.as_dict(row).get("id")),
+                seen=seen,
+            )
             if listings:
                 yield listings
 

@@ -304,21 +304,13 @@ class SellarClient(base.SessionClient):
         self.quarantined_listings = []
         seen: set[str] = set()
         async for rows in self._all_pages("/products", "the product list"):
-            listings: list[ChannelListing] = []
-            for row in rows:
-                try:
-                    found = mapping.listings_from_product(row)
-                except PayloadError as exc:
-                    raw_id = _row_key(row)[0] or "?"
-                    log.warning("Sellar product %s skipped: %s", raw_id, exc.message)
-                    self.quarantined_listings.append(
-                        QuarantinedItem("listing", raw_id, exc.message, row)
-                    )
-                    continue
-                for listing in found:
-                    if listing.external_id not in seen:
-                        seen.add(listing.external_id)
-                        listings.append(listing)
+            listings = self.read_listings(
+                rows,
+                mapping.listings_from_product,
+                what="Sellar product",
+                row_id=lambda row: _row_key(row)[0] or "",
+                seen=seen,
+            )
             if listings:
                 yield listings
 

@@ -27,6 +27,7 @@ from app.channels.errors import (
 )
 from app.channels.http_util import HttpSession, RequestPacer, SleepFn, parse_retry_after, redact
 from app.channels.selldone import mapping
+from app.channels.values import text
 from app.core.models import (
     ChannelListing,
     OrderPage,
@@ -262,21 +263,14 @@ class SelldoneClient(base.SessionClient):
             products = body.get("products")
             if not isinstance(products, list):
                 raise PayloadError("the product list answer has no products list")
-            listings: list[ChannelListing] = []
-            for product in products:
-                try:
-                    listings.extend(mapping.listings_from_product(product))
-                except PayloadError as exc:
-                    raw_id = product.get("id") if isinstance(product, dict) else None
-                    log.warning("product %s skipped: %s", raw_id, exc.message)
-                    self.quarantined_listings.append(
-                        QuarantinedItem(
-                            kind="listing",
-                            external_id=str(raw_id) if raw_id not in (None, "") else "?",
-                            reason=exc.message,
-                            raw=product,
-                        )
-                    )
+            listings = self.read_listings(
+                products,
+                mapping.listings_from_product,
+                what="Selldone product",
+                row_id=lambda product: text(
+                    product.get("id") if isinstance(product, dict) else None
+                ),
+            )
             if listings:
                 yield listings
             offset += len(products)

@@ -70,7 +70,7 @@ STOCK_EVENTS = ("variant.stock_level_update", "variant.create", "product.create"
 _OLDEST_FIRST = ("order", "created_at asc")
 
 
-class TradeGeckoClient:
+class TradeGeckoClient(base.SessionClient):
     """One TradeGecko account, reached with a privileged token or OAuth credentials.
 
     ``token`` is either a privileged access token or the string of
@@ -131,15 +131,6 @@ class TradeGeckoClient:
         # Records the last pass refused: the protocol's pages have no room for them.
         self.quarantined_listings: list[QuarantinedItem] = []
         self.quarantined_customers: list[QuarantinedItem] = []
-
-    async def __aenter__(self) -> TradeGeckoClient:
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        await self._session.aclose()
 
     @property
     def auth_kind(self) -> str:
@@ -245,16 +236,12 @@ class TradeGeckoClient:
             params=[_OLDEST_FIRST],
             limit=self.page_size,
         ):
-            listings: list[ChannelListing] = []
-            for row in rows:
-                try:
-                    listings.append(mapping.listing_from_variant(row))
-                except PayloadError as exc:
-                    raw_id = mapping.text(row.get("id")) or "?"
-                    log.warning("TradeGecko variant %s skipped: %s", raw_id, exc.message)
-                    self.quarantined_listings.append(
-                        QuarantinedItem("listing", raw_id, exc.message, row)
-                    )
+            listings = self.read_listings(
+                rows,
+                lambda row: [mapping.listing_from_variant(row)],
+                what="TradeGecko variant",
+                row_id=lambda row: mapping.text(row.get("id")),
+            )
             if listings:
                 yield listings
 
