@@ -34,6 +34,7 @@ from app.channels.tradegecko.values import (
     parse_pagination,
     parse_timestamp,
     plural,
+    record,
     text,
     unwrap,
     unwrap_list,
@@ -161,9 +162,7 @@ def _locations(variant: dict[str, Any], where: str) -> list[LocationStock]:
 
 def variant_stock_from_payload(payload: Any) -> VariantStock:
     """One variant (``GET /variants`` row or ``{"variant": …}``) as a VariantStock."""
-    variant = payload.get("variant", payload) if isinstance(payload, dict) else payload
-    if not isinstance(variant, dict):
-        raise PayloadError("variant is not an object")
+    variant = record(payload, "variant")
     variant_id = parse_id(variant.get("id"), "variant id")
     where = f"variant {variant_id}"
     product_id = variant.get("product_id")
@@ -217,9 +216,7 @@ class StockLocation:
 
 
 def location_from_payload(payload: Any) -> StockLocation:
-    location = payload.get("location", payload) if isinstance(payload, dict) else payload
-    if not isinstance(location, dict):
-        raise PayloadError("location is not an object")
+    location = record(payload, "location")
     location_id = parse_id(location.get("id"), "location id")
     return StockLocation(
         id=location_id,
@@ -241,9 +238,7 @@ def customer_from_company(
 
     The postcode comes from the company's first active address, when it was read.
     """
-    company = payload.get("company", payload) if isinstance(payload, dict) else payload
-    if not isinstance(company, dict):
-        raise PayloadError("company is not an object")
+    company = record(payload, "company")
     company_id = parse_id(company.get("id"), "company id")
     postcode = ""
     for address in addresses or []:
@@ -296,9 +291,7 @@ def _ids(value: Any, what: str) -> tuple[str, ...]:
 
 
 def gecko_order_from_payload(payload: Any) -> GeckoOrder:
-    order = payload.get("order", payload) if isinstance(payload, dict) else payload
-    if not isinstance(order, dict):
-        raise PayloadError("order is not an object")
+    order = record(payload, "order")
     order_id = parse_id(order.get("id"), "order id")
     where = f"order {order_id}"
     location = order.get("stock_location_id")
@@ -543,13 +536,13 @@ def order_body(order: ExportOrder, placement: Placement, issued_at: str) -> dict
     ):
         if value:
             body[key] = int(value)
-    for key, record in (
+    for key, embedded in (
         ("company", placement.company),
         ("shipping_address", placement.shipping_address),
         ("billing_address", placement.billing_address),
     ):
-        if record is not None:
-            body[key] = record
+        if embedded is not None:
+            body[key] = embedded
     for key, value in (
         ("email", order.customer_email),
         ("phone_number", order.customer_phone),

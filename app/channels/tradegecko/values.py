@@ -42,6 +42,14 @@ def unwrap(body: Any, root: str) -> dict[str, Any]:
     return record
 
 
+def record(payload: Any, root: str) -> dict[str, Any]:
+    """A record as TradeGecko sends it, in its ``{"<root>": {…}}`` envelope or bare."""
+    found = payload.get(root, payload) if isinstance(payload, dict) else payload
+    if not isinstance(found, dict):
+        raise PayloadError(f"{root} is not an object")
+    return found
+
+
 def unwrap_list(body: Any, root: str) -> list[dict[str, Any]]:
     """The records inside ``{"<plural>": […]}`` (non-objects are refused, not skipped)."""
     key = plural(root)
