@@ -212,6 +212,17 @@ class RetryPolicy:
         return ceiling * (rng or random).uniform(0.5, 1.0)
 
 
+def _garbled(response: httpx.Response) -> bool:
+    """A successful answer whose body is there but is not JSON."""
+    if not 200 <= response.status_code < 300 or not response.content.strip():
+        return False
+    try:
+        response.json()
+    except ValueError:
+        return True
+    return False
+
+
 def transport_error(
     exc: httpx.TransportError, host: str, timeout: float, secrets: Iterable[str] = ()
 ) -> ConnectionFailed:
@@ -339,6 +350,14 @@ class HttpSession:
                 if retry_after is not None and retry_after <= self.retry.max_retry_after:
                     delay = max(delay, retry_after)
                 log.info("%s %s: HTTP %d; retry %d in %.1fs", method, path, status, failures, delay)
+                await self._wait(delay)
+                continue
+            elif read and failures < status_retries and _garbled(response):
+                # Every platform answers JSON: a 2xx read that is cut short or not JSON
+                # was spoilt on the way; asking again is as safe as after a 500.
+                failures += 1
+                delay = self.retry.backoff(failures, self._rng)
+                log.info("%s %s: garbled answer; retry %d in %.1fs", method, path, failures, delay)
                 await self._wait(delay)
                 continue
             return response

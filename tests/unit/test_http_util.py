@@ -310,6 +310,33 @@ def test_a_read_is_retried_on_a_plain_500_within_its_own_bound():
     assert fake.sleeps[-1] <= 4.0  # backoff capped
 
 
+def test_a_read_with_a_garbled_body_is_asked_again_within_the_read_bound():
+    fake = FakeTime()
+    cut = httpx.Response(200, content=b'{"data": [\x00\x00')
+    script = Script(
+        cut, httpx.Response(200, content=b"<html>oops</html>"), httpx.Response(200, json={"ok": 1})
+    )
+    assert send(session(script, fake)).json() == {"ok": 1}
+    assert len(script.requests) == 3
+    fake = FakeTime()
+    script = Script(cut)
+    policy = RetryPolicy(max_retries=3, max_read_retries=4, base_delay=0.5, max_delay=4.0)
+    assert send(session(script, fake, retry=policy)).content == cut.content  # the caller decides
+    assert len(script.requests) == 5  # first try + 4 read retries
+    fake = FakeTime()
+    script = Script(httpx.Response(204), httpx.Response(200, json={}))
+    assert send(session(script, fake)).status_code == 204  # an empty answer is not garbled
+    assert len(script.requests) == 1
+
+
+@pytest.mark.parametrize("method", ["PUT", "POST"])
+def test_a_write_with_a_garbled_answer_is_not_sent_again(method):
+    fake = FakeTime()
+    script = Script(httpx.Response(200, content=b"{cut"), httpx.Response(200, json={}))
+    assert send(session(script, fake), method, json={}).content == b"{cut"
+    assert len(script.requests) == 1
+
+
 @pytest.mark.parametrize("method", ["PUT", "DELETE", "POST"])
 def test_a_write_is_not_retried_on_a_plain_500(method):
     # A 500 may come after the write was applied; only the gateway errors are retried

@@ -470,15 +470,8 @@ class SelloClient(base.SessionClient):
     async def _call(
         self, method: str, path: str, *, params: Any = None, json: Any = None, what: str
     ) -> Any:
-        # A read whose 2xx answer is garbled (cut short, not JSON) is asked again a few
-        # times within the pass: Sello reads every order's details separately, so one
-        # garbled answer in many would otherwise fail whole syncs again and again.
-        for attempt in range(GARBLED_READ_RETRIES + 1):
-            async with self._request_lock:
-                response = await self._session.request(method, path, params=params, json=json)
-            if method != "GET" or attempt == GARBLED_READ_RETRIES or not _garbled(response):
-                break
-            log.info("Sello's answer for %s was garbled; asking again", what)
+        async with self._request_lock:
+            response = await self._session.request(method, path, params=params, json=json)
         return self._read(response, what=what)
 
     def _read(self, response: httpx.Response, *, what: str) -> Any:
@@ -531,18 +524,6 @@ class SelloClient(base.SessionClient):
 
 
 _UNREADABLE = object()
-GARBLED_READ_RETRIES = 6  # as for HTTP 5xx on reads (http_util.RetryPolicy)
-
-
-def _garbled(response: httpx.Response) -> bool:
-    """A successful answer whose body is there but is not JSON."""
-    if not 200 <= response.status_code < 300 or not response.content.strip():
-        return False
-    try:
-        response.json()
-    except ValueError:
-        return True
-    return False
 
 
 def _retry_after(response: httpx.Response) -> float | None:
