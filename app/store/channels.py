@@ -292,11 +292,29 @@ class ChannelRepo:
             )
 
     def resolve_quarantine(self, channel_id: int, kind: str, external_id: str) -> None:
+        self.resolve_quarantined(channel_id, kind, [external_id])
+
+    def resolve_quarantined(self, channel_id: int, kind: str, external_ids: list[str]) -> int:
+        """Mark these items' quarantine entries resolved (they imported after all).
+
+        One statement per 500 ids, and none when the channel has nothing set aside (the
+        usual case: a page of orders costs one read, not a write per order).
+        """
+        if not external_ids or not self.db.scalar(
+            "SELECT 1 FROM quarantine WHERE channel_id = ? AND kind = ? AND resolved = 0 LIMIT 1",
+            (channel_id, kind),
+        ):
+            return 0
+        resolved = 0
         with self.db.transaction() as conn:
-            conn.execute(
-                "UPDATE quarantine SET resolved = 1 WHERE channel_id = ? AND kind = ? AND external_id = ?",
-                (channel_id, kind, external_id),
-            )
+            for start in range(0, len(external_ids), 500):
+                chunk = external_ids[start : start + 500]
+                resolved += conn.execute(
+                    "UPDATE quarantine SET resolved = 1 WHERE channel_id = ? AND kind = ?"
+                    f" AND resolved = 0 AND external_id IN ({','.join('?' * len(chunk))})",
+                    (channel_id, kind, *chunk),
+                ).rowcount
+        return resolved
 
     def quarantined(self, channel_id: int | None = None) -> list[dict]:
         sql = "SELECT * FROM quarantine WHERE resolved = 0"

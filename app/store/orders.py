@@ -18,13 +18,12 @@ from app.core.lifecycle import Holding, Movement, TransitionError
 from app.core.models import ChannelOrder, LinkMethod, OrderStatus
 from app.core.rules import ChannelRules
 from app.store import exports
+from app.store import payloads as payload_store
 from app.store.channels import Channel, ChannelRepo
 from app.store.db import Database
 from app.store.ledger import Ledger
 from app.store.outbox import Outbox
 from app.store.payloads import PayloadEncoder
-from app.store.payloads import as_text as payload_text
-from app.store.payloads import decode as decode_payload
 
 S = OrderStatus
 # SQL condition (order line ``l`` of order ``o``) for a line that waits for a product: a
@@ -363,7 +362,7 @@ class OrderBook:
                 int(held),
             )
         )
-        batch.payloads.append((order_id, batch.encoder.encode(co.raw)))
+        batch.payloads[order_id] = co.raw
         lines_out = batch.lines
         for line_id, line, product_id, holding in lines:
             lines_out.append(
@@ -520,21 +519,16 @@ class OrderBook:
 
     def _store_payload(self, order_id: int, raw: Any, *, inserted: bool) -> None:
         """Keep what the channel sent for the order (its latest copy) in order_payloads."""
-        encoder = self._batch.encoder if self._batch is not None else PayloadEncoder()
-        body = encoder.encode(raw)
-        if inserted and self._batch is not None:
-            self._batch.payloads.append((order_id, body))
+        batch = self._batch
+        if batch is None:
+            payload_store.store_one(self.db.conn, order_id, raw)
             return
-        self.db.conn.execute(
-            "INSERT INTO order_payloads (order_id, body) VALUES (?, ?)"
-            " ON CONFLICT (order_id) DO UPDATE SET body = excluded.body",
-            (order_id, body),
-        )
+        batch.payloads[order_id] = raw  # the latest copy wins when an order comes twice
+        batch.replacing = batch.replacing or not inserted
 
     def payload(self, order_id: int) -> Any:
         """The order as the channel last sent it (decoded JSON), or None if none is kept."""
-        body = self.db.scalar("SELECT body FROM order_payloads WHERE order_id = ?", (order_id,))
-        return decode_payload(body)
+        return payload_store.read(self.db.conn, order_id)
 
     def _assign_invoice(self, channel: Channel, order_id: int) -> None:
         row = self.db.conn.execute(
@@ -892,9 +886,8 @@ class OrderBook:
         if row is None:
             raise OrderNotFound(f"No order with id {order_id}.")
         order = dict(row)
-        body = self.db.scalar("SELECT body FROM order_payloads WHERE order_id = ?", (order_id,))
         try:
-            order["raw"] = payload_text(body)
+            order["raw"] = payload_store.read_text(self.db.conn, order_id)
         except ValueError as exc:  # a damaged payload must not hide the order itself
             order["raw"], order["raw_error"] = "{}", str(exc)
         order["lines"] = [
@@ -1073,7 +1066,7 @@ class _IngestBatch:
     which lets movements and events name them before the rows are written. Events and
     movements are kept in the order they happen. ``flush_rows`` must run before
     anything reads orders or lines; ``flush`` writes everything (orders before the
-    lines, events and movements that refer to them).
+    lines, events, movements and payloads that refer to them).
     """
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -1081,7 +1074,9 @@ class _IngestBatch:
         self.seen: set[str] = set()  # external ids handled by this ingest
         self.orders: list[tuple] = []  # new orders, in _NEW_ORDER_COLUMNS order
         self.lines: list[tuple] = []
-        self.payloads: list[tuple[int, bytes | str]] = []  # (order id, stored payload)
+        # Order id → the payload to keep, written as one page when the batch ends.
+        self.payloads: dict[int, Any] = {}
+        self.replacing = False  # whether one of them replaces a payload kept before
         self.encoder = PayloadEncoder()
         self.events: list[tuple] = []
         self.movements: list[tuple] = []
@@ -1139,11 +1134,6 @@ class _IngestBatch:
                 self.lines,
             )
             self.lines.clear()
-        if self.payloads:
-            self.conn.executemany(
-                "INSERT INTO order_payloads (order_id, body) VALUES (?, ?)", self.payloads
-            )
-            self.payloads.clear()
 
     def flush(self, ledger: Ledger) -> None:
         """Write everything still pending, rows first (events and movements refer to them)."""
@@ -1157,6 +1147,12 @@ class _IngestBatch:
         if self.movements:
             ledger.record_many(self.movements)
             self.movements.clear()
+        if self.payloads:
+            payload_store.store_many(
+                self.conn, self.payloads, self.encoder, replacing=self.replacing
+            )
+            self.payloads = {}
+            self.replacing = False
 
 
 class _StatusWork:

@@ -11,6 +11,12 @@ apart: a pickle is a BLOB, JSON is TEXT.
 
 Reading never builds anything but those plain types: the unpickler refuses every
 class or function a pickle could name, so a tampered file cannot run code.
+
+Orders imported together are kept together: :func:`encode_page` pickles a batch's
+payloads as one list (the keys a JSON decoder shared between them are written once) and
+compresses it, about a tenth of the bytes of separate pickles. ``order_payloads`` then
+names the page and the order's slot in it (:func:`store_many`, :func:`read_body`); pages
+nobody points at any more are pruned when a payload is replaced.
 """
 
 from __future__ import annotations
@@ -18,9 +24,15 @@ from __future__ import annotations
 import io
 import json
 import pickle
+import sqlite3
+import zlib
 from typing import Any
 
 _PROTOCOL = 5
+_PAGE_MAGIC = b"SBP1"  # a page: this, then zlib(pickle(list of payloads))
+_ZLIB_LEVEL = 1  # the fastest level: 11x smaller than the pickles, ~7 µs an order
+# Fewer payloads than this are stored one by one: compressing costs a fixed ~25 µs.
+PAGE_MIN = 4
 _JSON = json.JSONEncoder(default=str, separators=(",", ":"), check_circular=False)
 
 
@@ -58,6 +70,20 @@ class PayloadEncoder:
             return _JSON.encode(payload)
         return buffer.getvalue()
 
+    def encode_page(self, payloads: list[Any]) -> bytes | None:
+        """Several payloads as one compressed page; None if one of them is not plain data."""
+        buffer = self._buffer
+        buffer.seek(0)
+        buffer.truncate()
+        self._pickler.clear_memo()
+        try:
+            self._pickler.dump(payloads)
+        except _NotPlain:
+            return None
+        finally:
+            self._pickler.clear_memo()  # drop the references to the payloads
+        return _PAGE_MAGIC + zlib.compress(buffer.getbuffer(), _ZLIB_LEVEL)
+
 
 def encode(payload: Any) -> bytes | str:
     """One payload's stored form (see :class:`PayloadEncoder` for many)."""
@@ -79,6 +105,93 @@ def decode(body: bytes | str | None) -> Any:
         raise ValueError(f"the stored order payload cannot be read: {exc}") from exc
 
 
+def decode_page(page: bytes) -> list[Any]:
+    """The payloads of a page, in slot order. Raises ValueError naming the problem."""
+    if not isinstance(page, bytes) or not page.startswith(_PAGE_MAGIC):
+        raise ValueError("the stored payload page is not one Stockbridge wrote")
+    try:
+        found = _PlainUnpickler(io.BytesIO(zlib.decompress(page[len(_PAGE_MAGIC) :]))).load()
+    except (zlib.error, pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
+        raise ValueError(f"the stored payload page cannot be read: {exc}") from exc
+    if not isinstance(found, list):
+        raise ValueError("the stored payload page holds no list of payloads")
+    return found
+
+
+def store_many(
+    conn: sqlite3.Connection,
+    payloads: dict[int, Any],
+    encoder: PayloadEncoder,
+    *,
+    replacing: bool,
+) -> None:
+    """Keep these orders' payloads (order id → payload), as one page when there are enough.
+
+    The orders' rows must exist. ``replacing`` says some of them had a payload already:
+    its page may then have nobody left pointing at it, and is pruned.
+    """
+    if not payloads:
+        return
+    ids = list(payloads)
+    page = encoder.encode_page(list(payloads.values())) if len(ids) >= PAGE_MIN else None
+    if page is None:
+        rows = [
+            (order_id, encoder.encode(payload), None, None)
+            for order_id, payload in payloads.items()
+        ]
+    else:
+        page_id = conn.execute("INSERT INTO payload_pages (body) VALUES (?)", (page,)).lastrowid
+        rows = [(order_id, b"", page_id, slot) for slot, order_id in enumerate(ids)]
+    conn.executemany(
+        "INSERT INTO order_payloads (order_id, body, page_id, slot) VALUES (?, ?, ?, ?)"
+        if not replacing
+        else "INSERT INTO order_payloads (order_id, body, page_id, slot) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (order_id) DO UPDATE SET"
+        " body = excluded.body, page_id = excluded.page_id, slot = excluded.slot",
+        rows,
+    )
+    if replacing:
+        prune_pages(conn)
+
+
+def store_one(conn: sqlite3.Connection, order_id: int, payload: Any) -> None:
+    """Keep (or replace) one order's payload on its own."""
+    conn.execute(
+        "INSERT INTO order_payloads (order_id, body, page_id, slot) VALUES (?, ?, NULL, NULL)"
+        " ON CONFLICT (order_id) DO UPDATE SET body = excluded.body, page_id = NULL, slot = NULL",
+        (order_id, encode(payload)),
+    )
+    prune_pages(conn)
+
+
+def prune_pages(conn: sqlite3.Connection) -> int:
+    """Delete the pages no order points at any more (one index probe a page)."""
+    return conn.execute(
+        "DELETE FROM payload_pages WHERE NOT EXISTS"
+        " (SELECT 1 FROM order_payloads op WHERE op.page_id = payload_pages.id)"
+    ).rowcount
+
+
+def read(conn: sqlite3.Connection, order_id: int) -> Any:
+    """An order's payload as plain data; None when none is kept. ValueError if unreadable."""
+    row = conn.execute(
+        "SELECT op.body, op.slot, pp.body FROM order_payloads op"
+        " LEFT JOIN payload_pages pp ON pp.id = op.page_id WHERE op.order_id = ?",
+        (order_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    body, slot, page = row[0], row[1], row[2]
+    if slot is None:
+        return decode(body)
+    if page is None:
+        raise ValueError("the stored payload page is missing")
+    found = decode_page(page)
+    if not 0 <= slot < len(found):
+        raise ValueError(f"the stored payload page has no slot {slot}")
+    return found[slot]
+
+
 def as_text(body: bytes | str | None) -> str:
     """The payload as JSON text (for showing or exporting), '{}' when none is stored."""
     if body is None:
@@ -86,3 +199,15 @@ def as_text(body: bytes | str | None) -> str:
     if isinstance(body, str):
         return body
     return json.dumps(decode(body), default=str, ensure_ascii=False)
+
+
+def read_text(conn: sqlite3.Connection, order_id: int) -> str:
+    """An order's payload as JSON text, '{}' when none is kept. ValueError if unreadable."""
+    row = conn.execute(
+        "SELECT body, slot FROM order_payloads WHERE order_id = ?", (order_id,)
+    ).fetchone()
+    if row is None:
+        return "{}"
+    if row[1] is None:
+        return as_text(row[0])
+    return json.dumps(read(conn, order_id), default=str, ensure_ascii=False)

@@ -11,14 +11,15 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from dataclasses import asdict, dataclass
 
 from app import secrets
 from app.channels import registry
 from app.channels.base import CAP_LISTINGS, ChannelClient
 from app.channels.errors import AuthFailed, ChannelError
-from app.core.models import OrderPush, OrderStatus, QuarantinedItem
+from app.core.models import OrderPage, OrderPush, OrderStatus, QuarantinedItem
 from app.core.validation import order_problem
 from app.store import listing_ids
 from app.store.channels import Channel
@@ -43,6 +44,12 @@ PAUSED_WHY = "paused_why"
 BREAKER_AFTER = 5
 BREAKER_FIRST_PAUSE = 60.0
 BREAKER_MAX_PAUSE = 3600.0
+# Order pages that arrive back to back are written together, in one transaction of up to
+# this many orders: a big import commits a quarter as often (each commit rewrites the
+# index pages it touched). A page that takes longer than INGEST_BATCH_WAIT to come ends
+# the run, so orders already here are never held back waiting for the network.
+INGEST_BATCH_ORDERS = 1_000
+INGEST_BATCH_WAIT = 0.25
 
 
 @dataclass(slots=True)
@@ -351,38 +358,41 @@ class SyncEngine:
             )
         else:
             pages = client.fetch_orders(since)
-        async for page in pages:
-            for item in page.quarantined:
-                self.book.channels.quarantine(channel.id, item)
-                report.quarantined += 1
-            good = []
-            for order in page.orders:
-                problem = order_problem(order)
-                if problem is None:
-                    good.append(order)
-                    continue
-                self.book.channels.quarantine(
-                    channel.id, QuarantinedItem("order", order.external_id, problem, order.raw)
+        async with aclosing(page_runs(pages, INGEST_BATCH_ORDERS, INGEST_BATCH_WAIT)) as runs:
+            async for run in runs:
+                good = []
+                for page in run:
+                    for item in page.quarantined:
+                        self.book.channels.quarantine(channel.id, item)
+                        report.quarantined += 1
+                    for order in page.orders:
+                        problem = order_problem(order)
+                        if problem is None:
+                            good.append(order)
+                            continue
+                        self.book.channels.quarantine(
+                            channel.id,
+                            QuarantinedItem("order", order.external_id, problem, order.raw),
+                        )
+                        report.quarantined += 1
+                if good:
+                    result = self.book.ingest(
+                        ingest_as, good, first_import=first_import, rules=rules
+                    )
+                    report.orders_created += result.created
+                    report.orders_updated += result.updated
+                    report.orders_unchanged += result.unchanged
+                    report.needs_mapping += result.needs_mapping
+                    self.book.channels.resolve_quarantined(
+                        channel.id, "order", [order.external_id for order in good]
+                    )
+                    if result.latest_update is not None:
+                        latest = max(latest or 0.0, result.latest_update)
+                self._progress(
+                    channel.name,
+                    "orders",
+                    report.orders_created + report.orders_updated + report.orders_unchanged,
                 )
-                report.quarantined += 1
-            page.orders = good
-            if page.orders:
-                result = self.book.ingest(
-                    ingest_as, page.orders, first_import=first_import, rules=rules
-                )
-                report.orders_created += result.created
-                report.orders_updated += result.updated
-                report.orders_unchanged += result.unchanged
-                report.needs_mapping += result.needs_mapping
-                for order in page.orders:
-                    self.book.channels.resolve_quarantine(channel.id, "order", order.external_id)
-                if result.latest_update is not None:
-                    latest = max(latest or 0.0, result.latest_update)
-            self._progress(
-                channel.name,
-                "orders",
-                report.orders_created + report.orders_updated + report.orders_unchanged,
-            )
         if latest is not None:
             # A channel clock (or a hostile order) far in the future must not freeze the
             # cursor there: later orders would never be asked for.
@@ -496,3 +506,54 @@ def _push_words(push: OrderPush) -> str:
 
 def _merchant_text(exc: BaseException) -> str:
     return secrets.redact(str(exc))
+
+
+async def page_runs(
+    pages: AsyncIterator[OrderPage], limit: int, wait: float
+) -> AsyncIterator[list[OrderPage]]:
+    """Consecutive pages of ``pages`` in runs to write together.
+
+    A run ends once it holds ``limit`` orders (quarantined ones counted), when the next
+    page takes longer than ``wait`` seconds to arrive, or at the end. The next page is
+    asked for as soon as the previous one is here, so the platform prepares it while
+    a run is written. Every page comes out exactly once and in order; an error reading a
+    page comes out after the run before it.
+    """
+    iterator = pages.__aiter__()
+    upcoming: asyncio.Future[OrderPage] = asyncio.ensure_future(iterator.__anext__())
+    run: list[OrderPage] = []
+    held = 0
+    try:
+        while True:
+            if run and not upcoming.done():
+                done, _ = await asyncio.wait({upcoming}, timeout=wait)
+                if not done:
+                    yield run
+                    run, held = [], 0
+                    continue
+            try:
+                page = await upcoming
+            except StopAsyncIteration:
+                break
+            except Exception:
+                if run:  # what arrived before the failure is written first
+                    pending, run = run, []
+                    yield pending
+                raise
+            upcoming = asyncio.ensure_future(iterator.__anext__())
+            run.append(page)
+            held += len(page.orders) + len(page.quarantined)
+            if held >= limit:
+                yield run
+                run, held = [], 0
+        if run:
+            yield run
+    finally:
+        if not upcoming.done():
+            upcoming.cancel()
+            await asyncio.wait({upcoming})
+        if not upcoming.cancelled() and upcoming.done():
+            upcoming.exception()  # retrieved: an error already raised is not logged again
+        close = getattr(iterator, "aclose", None)
+        if close is not None:
+            await close()

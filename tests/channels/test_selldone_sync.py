@@ -145,6 +145,13 @@ def test_quarantined_order_does_not_stop_the_rest(hub, box):
     assert str(created["id"]) in numbers and str(broken["id"]) not in numbers
     kept = hub.channels.quarantined()
     assert kept[0]["external_id"] == str(broken["id"]) and "lots" in kept[0]["raw"]
+    # Fixed on the channel: it imports at the next sync and leaves the quarantine list.
+    box.orders[broken["id"]]["items"][0]["count"] = 1
+    box.orders[broken["id"]]["updated_at"] = box.orders[created["id"]]["updated_at"]
+    report = sync(hub)
+    assert report.quarantined == 0 and report.orders_created == 1
+    assert str(broken["id"]) in {o["external_id"] for o in hub.order_list()}
+    assert hub.channels.quarantined() == []
 
 
 def test_import_statuses_follow_the_channel_setting(hub, box):

@@ -42,7 +42,7 @@ from app.channels.base import CAP_ORDERS
 from app.channels.faults import FaultPlan
 from app.channels.sandbox_http import Request, Response, SandboxHTTPServer
 from app.hub import Hub
-from app.store.payloads import as_text as payload_text
+from app.store.payloads import read_text as payload_text
 from tests.reliability.harness import fast_client_factory, integrity, local_orders
 
 NAME = "Hostile"
@@ -273,10 +273,7 @@ def stored(hub: Hub, payload: dict[str, Any]) -> tuple[str, dict[str, Any]] | No
     """
     wanted = as_json(payload)
     orders = [
-        dict(r, raw=payload_text(r["body"]))
-        for r in hub.db.all(
-            "SELECT o.*, p.body FROM orders o LEFT JOIN order_payloads p ON p.order_id = o.id"
-        )
+        dict(r, raw=payload_text(hub.db.conn, r["id"])) for r in hub.db.all("SELECT * FROM orders")
     ]
     held = [dict(r) for r in hub.db.all("SELECT * FROM quarantine WHERE resolved = 0")]
     for kind, rows in (("order", orders), ("quarantine", held)):

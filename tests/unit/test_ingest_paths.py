@@ -9,7 +9,7 @@ from app.store.channels import ChannelRepo
 from app.store.db import Database
 from app.store.ledger import Ledger
 from app.store.orders import OrderBook
-from app.store.payloads import decode
+from app.store import payloads
 from tests.conftest import make_order
 
 # KEG and CUP are products linked through their listings; MUG's listing has no product;
@@ -78,8 +78,10 @@ def _snapshot(db: Database) -> dict[str, list]:
         ),
         "levels": rows("SELECT * FROM stock_levels ORDER BY product_id, warehouse_id"),
         "events": rows("SELECT id, order_id, kind, message FROM order_events ORDER BY id"),
+        # Read through the store: the bulk path keeps a batch's payloads as one page.
         "payloads": [
-            (r[0], decode(r[1])) for r in db.all("SELECT order_id, body FROM order_payloads")
+            (r[0], payloads.read(db.conn, r[0]))
+            for r in db.all("SELECT order_id FROM order_payloads ORDER BY order_id")
         ],
         "links": rows("SELECT listing_id, product_id, method FROM product_links ORDER BY 1"),
         "outbox": rows("SELECT channel_id, kind, dedupe_key, state FROM outbox ORDER BY id"),

@@ -89,7 +89,8 @@ def test_a_tampered_payload_naming_a_function_is_refused():
 def test_existing_payloads_move_out_of_the_orders_table(tmp_path, monkeypatch):
     path = tmp_path / "stockbridge.db"
     every = dbmod.migrations()
-    before = [m for m in every if "order_payloads" not in m[1]]
+    moved_at = next(m[0] for m in every if "order_payloads" in m[1])
+    before = [m for m in every if m[0] < moved_at]
     monkeypatch.setattr(dbmod, "migrations", lambda: before)
     old = Database(path)
     warehouse = Catalog(old).default_warehouse_id()
@@ -122,3 +123,95 @@ def test_a_damaged_payload_does_not_hide_the_order(db, channel):
     assert "cannot be read" in order["raw_error"]
     with pytest.raises(ValueError, match="cannot be read"):
         book.payload(order_id)
+
+
+def _basket(n: int, **change) -> dict:
+    return dict(BASKET, id=n, code=f"G{n}", **change)
+
+
+def _page(first: int, count: int, **change) -> list:
+    return [make_order(str(n), raw=_basket(n, **change)) for n in range(first, first + count)]
+
+
+def test_a_batch_of_orders_keeps_its_payloads_as_one_compressed_page(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, _page(1, 40), first_import=False)
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 1
+    assert db.scalar("SELECT COUNT(*) FROM order_payloads WHERE page_id IS NULL") == 0
+    for n in range(1, 41):
+        order_id = book.find(f"SM-{n}")
+        assert book.payload(order_id) == _basket(n)
+        assert json.loads(book.get(order_id)["raw"]) == _basket(n)
+    page = db.scalar("SELECT body FROM payload_pages")
+    separate = sum(len(payloads.encode(_basket(n))) for n in range(1, 41))
+    assert len(page) * 5 < separate  # what the page is for: far fewer bytes written
+
+
+def test_fewer_orders_than_a_page_is_worth_are_kept_one_by_one(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, _page(1, payloads.PAGE_MIN - 1), first_import=False)
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 0
+    assert book.payload(book.find("SM-2")) == _basket(2)
+
+
+def test_a_page_goes_when_no_order_points_at_it_any_more(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, _page(1, 5), first_import=False)
+    book.ingest(channel, _page(6, 5), first_import=False)
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 2
+    # Four of the first five change: the first page still holds order 5's payload.
+    changed = [
+        make_order(str(n), raw=_basket(n, status="Canceled"), updated=2000, channel_state="X")
+        for n in range(1, 5)
+    ]
+    book.ingest(channel, changed, first_import=False)
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 3
+    assert book.payload(book.find("SM-5")) == _basket(5)
+    assert book.payload(book.find("SM-1")) == _basket(1, status="Canceled")
+    # The fifth changes on its own: nobody points at the first page now.
+    book.ingest(
+        channel,
+        [make_order("5", raw=_basket(5, status="Canceled"), updated=2000, channel_state="X")],
+        first_import=False,
+    )
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 2
+    assert book.payload(book.find("SM-5")) == _basket(5, status="Canceled")
+    assert [book.payload(book.find(f"SM-{n}"))["id"] for n in range(1, 11)] == list(range(1, 11))
+
+
+def test_the_second_copy_of_an_order_in_a_paged_batch_wins(db, channel):
+    book = OrderBook(db)
+    page = _page(1, 6)
+    page.append(make_order("3", raw=_basket(3, status="Canceled"), updated=2000, channel_state="X"))
+    book.ingest(channel, page, first_import=False)
+    assert book.payload(book.find("SM-3")) == _basket(3, status="Canceled")
+    assert book.payload(book.find("SM-4")) == _basket(4)
+    assert db.scalar("SELECT COUNT(*) FROM order_payloads") == 6
+
+
+def test_a_batch_with_a_value_json_cannot_hold_is_kept_one_by_one(db, channel):
+    book = OrderBook(db)
+    page = _page(1, 6)
+    page[2].raw["paid"] = Decimal("12.50")
+    book.ingest(channel, page, first_import=False)
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 0
+    assert book.payload(book.find("SM-3"))["paid"] == "12.50"
+    assert book.payload(book.find("SM-4")) == _basket(4)
+
+
+def test_a_damaged_page_does_not_hide_its_orders(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, _page(1, 6), first_import=False)
+    db.execute("UPDATE payload_pages SET body = ?", (b"SBP1" + b"not zlib",))
+    order = book.get(book.find("SM-2"))
+    assert order["number"] == "SM-2" and order["raw"] == "{}"
+    assert "payload page cannot be read" in order["raw_error"]
+    db.execute("UPDATE payload_pages SET body = ?", (b"\x80\x05]\x94.",))
+    with pytest.raises(ValueError, match="not one Stockbridge wrote"):
+        book.payload(book.find("SM-2"))
+
+
+def test_a_page_naming_a_function_is_refused():
+    evil = b"SBP1" + __import__("zlib").compress(pickle.dumps([print]))
+    with pytest.raises(ValueError, match="may not name"):
+        payloads.decode_page(evil)

@@ -7,7 +7,9 @@ Two measurements, one twin (in its own process, no server-side limit):
   and must be exactly ceil(matching orders / 250), the twin's own ``total`` deciding
   how many match (the seeded history is Payed/COD too). Its wall time is reported next
   to the time the twin spent answering and the time spent ingesting.
-* **local ingest**: ``OrderBook.ingest`` alone over pages fetched beforehand, with a
+* **local ingest**: ``OrderBook.ingest`` alone over pages fetched beforehand, handed
+  over as the engine hands them when pages come back to back (runs of up to
+  ``INGEST_BATCH_ORDERS``, one transaction each, see ``app.sync.engine.page_runs``), with a
   catalogue linked to every SKU so each mapped line writes its ledger movement and
   queues the stock pushes (``first_import`` off: no order is mere history). Pages are
   fetched in chunks to bound memory; only the ingest calls are timed, and the chunk
@@ -153,15 +155,16 @@ async def _network(
 def _payload_costs(chunk: list[list[Any]], encoder: Any) -> dict[str, float]:
     """Per-order cost of the payload work around the ingest, on one chunk of orders.
 
-    Encoding the raw payload for order_payloads is part of the ingest (its JSON size is
-    given for scale); decoding it and mapping it to a ChannelOrder is the client's share
-    of a sync (there one decode per page).
+    Encoding the raw payloads (one compressed page per ingested page, see
+    app/store/payloads.py) is part of the ingest (their JSON size is given for scale);
+    decoding them and mapping each to a ChannelOrder is the client's share of a sync
+    (there one decode per page).
     """
     from app.channels.selldone import mapping
 
     orders = [order for page in chunk for order in page]
     started = time.perf_counter()
-    stored = [encoder.encode(order.raw) for order in orders]
+    stored = [encoder.encode_page([order.raw for order in page]) or b"" for page in chunk]
     encoded = time.perf_counter()
     texts = [json.dumps(order.raw, default=str) for order in orders]
     decoding = time.perf_counter()
@@ -178,6 +181,18 @@ def _payload_costs(chunk: list[list[Any]], encoder: Any) -> dict[str, float]:
         "decode_us": (decoded - decoding) / n * 1e6,
         "mapping_us": (mapped - decoded) / n * 1e6,
     }
+
+
+def _runs(chunk: list[list[Any]]) -> list[list[Any]]:
+    """The chunk's pages joined into the runs the engine writes in one transaction each."""
+    from app.sync.engine import INGEST_BATCH_ORDERS
+
+    runs: list[list[Any]] = [[]]
+    for page in chunk:
+        if len(runs[-1]) >= INGEST_BATCH_ORDERS:
+            runs.append([])
+        runs[-1].extend(page)
+    return [run for run in runs if run]
 
 
 async def _ingest(box: SandboxProcess, folder: Path, result: ScenarioResult) -> None:
@@ -215,13 +230,13 @@ async def _ingest(box: SandboxProcess, folder: Path, result: ScenarioResult) -> 
                 gc.freeze()  # the buffered chunk is the benchmark's, not the app's
                 try:
                     chunk_wall = 0.0
-                    for page in chunk:
+                    for run in _runs(chunk):
                         started, started_cpu = time.perf_counter(), time.process_time()
-                        outcome = hub.orders.ingest(channel, page, first_import=False, rules=rules)
+                        outcome = hub.orders.ingest(channel, run, first_import=False, rules=rules)
                         chunk_wall += time.perf_counter() - started
                         cpu += time.process_time() - started_cpu
-                        orders += len(page)
-                        lines += sum(len(o.lines) for o in page)
+                        orders += len(run)
+                        lines += sum(len(o.lines) for o in run)
                         moved += len(outcome.committed_products)
                     wall += chunk_wall
                     rates.append(sum(len(p) for p in chunk) / chunk_wall)
@@ -268,9 +283,10 @@ async def _ingest(box: SandboxProcess, folder: Path, result: ScenarioResult) -> 
         **costs,
     }
     result.notes.append(
-        "Local ingest keeps each order's raw payload in order_payloads (about"
+        "Local ingest keeps each order's raw payload (about"
         f" {costs['raw_bytes']:,.0f} bytes as JSON for Selldone: items with their product"
-        f" briefs; {costs['stored_bytes']:,.0f} bytes as stored); encoding it takes"
+        " briefs), a page's payloads together as one compressed pickle"
+        f" ({costs['stored_bytes']:,.0f} bytes an order as stored); encoding takes"
         f" {costs['encode_us']:.0f} µs per order on this machine."
     )
     eprint(f"  ingest: {rate:,.0f} orders/s wall, {orders / cpu if cpu else 0:,.0f} orders/s CPU")
