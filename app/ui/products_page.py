@@ -105,13 +105,19 @@ _ROW_STATE = (
 ROWS_SELECT = (
     "SELECT * FROM (SELECT l.id, l.channel_id, c.name AS channel, l.external_id, l.sku,"
     " l.mpn, l.barcode, l.name, l.quantity, l.ignored, l.is_new, pl.method,"
-    " p.sku AS product_sku, p.name AS product_name, l.why, "
+    " l.linked_sku AS product_sku, p.name AS product_name, l.why, "
     f"{_ROW_STATE} AS state, l.why_rank AS rank FROM listings l"
     " JOIN channels c ON c.id = l.channel_id"
     " LEFT JOIN product_links pl ON pl.listing_id = l.id"
     " LEFT JOIN products p ON p.id = pl.product_id) x"
 )
-
+# The same listings for counting under a search or filter: listings alone (the linked
+# product's SKU is kept on the listing too), so a keystroke in the search box does not
+# look up every listing's link and product.
+COUNT_SELECT = (
+    "SELECT * FROM (SELECT l.id, l.channel_id, l.external_id, l.sku, l.barcode, l.name,"
+    " l.is_new, l.linked_sku AS product_sku, l.why_rank AS rank FROM listings l) x"
+)
 
 # Not correlated, so SQLite builds the set of waiting listings once per query.
 _HOLDING = (
@@ -148,7 +154,13 @@ def _state_text(value: Any, row: dict) -> str:
 
 def listing_columns() -> list[Column]:
     return [
-        Column("channel", "Channel", "x.channel", searchable=True),
+        Column(
+            "channel",
+            "Channel",
+            "x.channel",
+            searchable=True,
+            search_sql="x.channel_id IN (SELECT id FROM channels WHERE name LIKE ?)",
+        ),
         Column("external_id", "Listing", "x.external_id", searchable=True),
         Column(
             "sku",
@@ -275,6 +287,7 @@ class ProductsPage(QWidget):
             listing_columns(),
             default_sort="x.sku, x.channel, x.id",
             count_all="SELECT COUNT(*) FROM listings",
+            count_select=COUNT_SELECT,
         )
         self.model.link_requested.connect(self._link_picked)
         self.table = TablePage(

@@ -211,3 +211,24 @@ def test_screen_follows_a_change_after_refresh(qtbot, products, bridge):
         "duplicate",
         "exact",
     )
+
+
+@pytest.mark.parametrize("page_size", [200, 2])  # 2: the count is a query of its own
+@pytest.mark.parametrize("text", ["TEE", "alpine", "keg", "P-DUP", "cap blue", "zzz"])
+def test_search_finds_and_counts_what_the_live_query_finds(
+    qtbot, products, bridge, text, page_size
+):
+    products.model.page_size = page_size
+    products.model.set_search(text)
+    columns = ("x.channel", "x.external_id", "x.sku", "x.barcode", "x.name", "x.product_sku")
+    where = " AND ".join(
+        "(" + " OR ".join(f"{c} LIKE ?" for c in columns) + ")" for _ in text.split()
+    )
+    params = tuple(f"%{word}%" for word in text.split() for _ in columns)
+    expected = reference_rows(bridge, where, params)
+    assert products.model.rowCount() == len(expected)
+    assert shown_rows(products) == expected
+    products.state_filter.setCurrentIndex(1)  # and with a filter: conflicts only
+    expected = reference_rows(bridge, f"{where} AND x.state = 'conflict'", params)
+    assert products.model.rowCount() == len(expected)
+    assert shown_rows(products) == expected

@@ -1,12 +1,13 @@
-"""The mapping reason the store keeps on each listing (listings.why) against the live one.
+"""The mapping reason the store keeps on each listing (listings.why, and the linked
+product's SKU, listings.linked_sku) against the live ones.
 
 The triggers of migration listing_why recompute ``why`` for the listings a change can
 affect; the Products screen reads it instead of working it out. After every step of a
 random sequence of changes, made through the store's own code (catalogue reads, links,
 ignores, automatic linking, adopting, undo, order import) and through raw SQL (inserts,
 SKU changes, deletes, links written directly, listings moved between channels), every
-listing's stored reason must be exactly what the live query (_WHY in
-app/ui/products_page.py) says.
+listing's stored reason and linked SKU must be exactly what the live query
+(LISTING_SELECT, with _WHY, in app/ui/products_page.py) says.
 """
 
 from __future__ import annotations
@@ -29,17 +30,18 @@ from tests.conftest import make_order
 
 # Few SKUs, with case variants and an empty one: duplicates, "several" and stale links
 # happen often.
-LISTING_SKUS = ["KEG", "keg", "Keg", "CAP", "cap", "MUG", "", "ZZZ"]
-PRODUCT_SKUS = ["KEG", "keg", "Keg", "CAP", "cap", "MUG", "TEE"]
+LISTING_SKUS = ["KEG", "keg", "Keg", "CAP", "cap", "MUG", "PAN", "", "ZZZ"]
+PRODUCT_SKUS = ["KEG", "keg", "Keg", "CAP", "cap", "MUG", "PAN", "TEE", "ZZZ"]
 EXTERNAL_IDS = [f"P-{i}" for i in range(6)]
 WHYS = {"linked", "stale", "ignored", "no_sku", "duplicate", "several", "exact", "none"}
 
 
 def mismatches(db: Database) -> list[tuple]:
-    """(listing, stored why, live why) for every listing where the two differ."""
+    """(listing, stored why and linked SKU, live ones) for every listing where they differ."""
     rows = db.all(
-        f"SELECT x.id, l.why AS stored, x.why AS live FROM ({LISTING_SELECT}) x"
-        " JOIN listings l ON l.id = x.id WHERE l.why IS NOT x.why"
+        "SELECT x.id, l.why, l.linked_sku, x.why, x.product_sku"
+        f" FROM ({LISTING_SELECT}) x JOIN listings l ON l.id = x.id"
+        " WHERE l.why IS NOT x.why OR l.linked_sku IS NOT x.product_sku"
     )
     count = db.scalar("SELECT COUNT(*) FROM listings")
     assert db.scalar(f"SELECT COUNT(*) FROM ({LISTING_SELECT})") == count
@@ -65,16 +67,22 @@ class Store:
         """Every reason at once, so that each drawn change meets listings it can alter."""
         for sku in ("KEG", "keg", "CAP", "MUG"):
             self.catalog.add_product(sku, sku)
-        shop, market = (c.id for c in self.channels.all())
         self.read_catalogue(0, [("P-0", "KEG"), ("P-1", "CAP"), ("P-2", "CAP"), ("P-3", "")])
         self.read_catalogue(
             1, [("P-0", "MUG"), ("P-1", "ZZZ"), ("P-2", "CAP"), ("P-4", "Keg"), ("P-5", "KEG")]
         )
-        ids = dict(self.db.all("SELECT channel_id || external_id, id FROM listings"))
         products = {sku: self.catalog.by_sku(sku).id for sku in ("KEG", "CAP", "MUG")}
-        self.channels.link(ids[f"{shop}P-0"], products["MUG"], LinkMethod.MANUAL)  # stale
-        self.channels.link(ids[f"{market}P-2"], products["CAP"], LinkMethod.SKU)  # linked
-        self.db.execute("UPDATE listings SET ignored = 1 WHERE id = ?", (ids[f"{market}P-5"],))
+        self.channels.link(self.seeded(0, "P-0"), products["MUG"], LinkMethod.MANUAL)  # stale
+        self.channels.link(self.seeded(1, "P-2"), products["CAP"], LinkMethod.SKU)  # linked
+        self.db.execute("UPDATE listings SET ignored = 1 WHERE id = ?", (self.seeded(1, "P-5"),))
+
+    def seeded(self, pick: int, external_id: str) -> int:
+        return int(
+            self.db.scalar(
+                "SELECT id FROM listings WHERE channel_id = ? AND external_id = ?",
+                (self.channel(pick).id, external_id),
+            )
+        )
 
     def channel(self, pick: int):
         every = self.channels.all()
@@ -399,3 +407,72 @@ def test_a_product_changing_its_sku_updates_the_listings_of_both(db, channel, sk
     # Two products have KEG apart from case now; CAP has none.
     assert stored == {"a": "several", "b": "none"}
     assert mismatches(db) == []
+
+
+def whys(db: Database) -> dict[int, tuple]:
+    return {r[0]: (r[1], r[2]) for r in db.all("SELECT id, why, linked_sku FROM listings")}
+
+
+# Each change the triggers handle, on the seeded store: (what, statement, its arguments
+# from the store, the listings whose reason or linked SKU it must change).
+# Channel 0: P-0 KEG linked to MUG (stale), P-1 and P-2 CAP (duplicate), P-3 (no SKU).
+# Channel 1: P-0 MUG (exact), P-1 ZZZ (none), P-2 CAP linked to CAP, P-4 Keg (several),
+# P-5 KEG (ignored). Products: KEG, keg, CAP, MUG.
+CHANGES = [
+    ("a listing added twice on its channel", "INSERT INTO listings (channel_id, external_id,"
+     " product_ref, sku, first_seen, updated_at) VALUES (?, 'N', 'N', 'MUG', 0, 0)",
+     lambda s: (s.channel(1).id,), [(1, "P-0"), (1, "N")]),
+    ("a listing's twin removed", "DELETE FROM listings WHERE id = ?",
+     lambda s: (s.seeded(0, "P-1"),), [(0, "P-2")]),
+    ("a listing's SKU changed away from its twin", "UPDATE listings SET sku = 'ZZZ' WHERE id = ?",
+     lambda s: (s.seeded(0, "P-1"),), [(0, "P-1"), (0, "P-2")]),
+    ("a listing's SKU changed to another listing's", "UPDATE listings SET sku = 'ZZZ'"
+     " WHERE id = ?", lambda s: (s.seeded(1, "P-0"),), [(1, "P-0"), (1, "P-1")]),
+    ("a listing moved to another channel", "UPDATE listings SET channel_id = ?,"
+     " external_id = 'M' WHERE id = ?", lambda s: (s.channel(1).id, s.seeded(0, "P-1")),
+     [(0, "P-2")]),  # still a duplicate there: of the linked P-2
+    ("a listing moved with another SKU", "UPDATE listings SET channel_id = ?,"
+     " external_id = 'M', sku = 'MUG' WHERE id = ?",
+     lambda s: (s.channel(1).id, s.seeded(0, "P-1")), [(0, "P-2"), (1, "P-0")]),
+    ("a listing ignored", "UPDATE listings SET ignored = 1 WHERE id = ?",
+     lambda s: (s.seeded(1, "P-1"),), [(1, "P-1")]),
+    ("a listing no longer ignored", "UPDATE listings SET ignored = 0 WHERE id = ?",
+     lambda s: (s.seeded(1, "P-5"),), [(1, "P-5")]),
+    ("a link made", "INSERT INTO product_links (listing_id, product_id, method, created_at)"
+     " SELECT ?, id, 'manual', 0 FROM products WHERE sku = 'CAP'",
+     lambda s: (s.seeded(1, "P-1"),), [(1, "P-1")]),
+    ("a link removed", "DELETE FROM product_links WHERE listing_id = ?",
+     lambda s: (s.seeded(0, "P-0"),), [(0, "P-0")]),
+    ("a link moved to another listing", "UPDATE product_links SET listing_id = ?"
+     " WHERE listing_id = ?", lambda s: (s.seeded(0, "P-3"), s.seeded(0, "P-0")),
+     [(0, "P-0"), (0, "P-3")]),
+    ("a link given another product", "UPDATE product_links SET product_id ="
+     " (SELECT id FROM products WHERE sku = 'KEG') WHERE listing_id = ?",
+     lambda s: (s.seeded(0, "P-0"),), [(0, "P-0")]),
+    ("a product added with a listing's SKU", "INSERT INTO products (sku, name, created_at,"
+     " updated_at) VALUES ('ZZZ', 'z', 0, 0)", lambda s: (), [(1, "P-1")]),
+    ("a product added in another case", "INSERT INTO products (sku, name, created_at,"
+     " updated_at) VALUES ('mug', 'm', 0, 0)", lambda s: (), [(1, "P-0")]),
+    ("a product removed", "DELETE FROM products WHERE sku = 'keg'", lambda s: (),
+     [(1, "P-4")]),
+    ("a product's SKU changed to a listing's", "UPDATE products SET sku = 'ZZZ'"
+     " WHERE sku = 'keg'", lambda s: (), [(1, "P-4"), (1, "P-1")]),
+    ("a linked product's SKU changed", "UPDATE products SET sku = 'TEE' WHERE sku = 'MUG'",
+     lambda s: (), [(0, "P-0"), (1, "P-0")]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "sql", "args", "changed"), CHANGES, ids=[c[0] for c in CHANGES])
+def test_each_kind_of_change_updates_exactly_the_listings_it_affects(what, sql, args, changed):
+    store = Store()
+    try:
+        store.seed()
+        before = whys(store.db)
+        with store.db.transaction() as conn:
+            conn.execute(sql, args(store))
+        after = whys(store.db)
+        assert mismatches(store.db) == []
+        moved = {lid for lid in after if before.get(lid) != after[lid]}
+        assert moved == {store.seeded(pick, ext) for pick, ext in changed}
+    finally:
+        store.db.close()
