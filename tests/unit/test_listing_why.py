@@ -476,3 +476,24 @@ def test_each_kind_of_change_updates_exactly_the_listings_it_affects(what, sql, 
         assert moved == {store.seeded(pick, ext) for pick, ext in changed}
     finally:
         store.db.close()
+
+
+def test_the_bench_store_fills_in_every_reason_and_keeps_the_triggers(tmp_path):
+    """The bench fixture writes listings in bulk without the triggers, then fills in."""
+    from app.bench.fixtures import build_store
+
+    build_store(tmp_path, orders=20, products=1000, sync_runs=5, raw_bytes=10)
+    db = Database.in_dir(tmp_path)
+    try:
+        assert mismatches(db) == []
+        assert {r[0] for r in db.all("SELECT why FROM listings")} == {"linked", "exact", "no_sku"}
+        # The triggers are back: a product in another case makes its listings "several".
+        sku = db.scalar("SELECT sku FROM listings WHERE why = 'exact' LIMIT 1")
+        db.execute(
+            "INSERT INTO products (sku, name, created_at, updated_at) VALUES (?, 'x', 0, 0)",
+            (sku.lower(),),
+        )
+        assert db.scalar("SELECT why FROM listings WHERE sku = ?", (sku,)) == "several"
+        assert mismatches(db) == []
+    finally:
+        db.close()
