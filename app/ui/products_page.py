@@ -460,13 +460,19 @@ class ProductsPage(QWidget):
         self._counts_stale = False
         clause, params = self.channel_filter.currentData() or (None, ())
         where = f" WHERE {clause}" if clause else ""
-        # By rank (conflict 0, unmapped 1, linked 2, ignored 3), which with is_new and
-        # channel_id is in listings_why_rank: the counts read that index alone.
-        states = self.db.one(
-            "SELECT COUNT(*), SUM(x.why_rank = 0), SUM(x.why_rank = 1),"
-            " SUM(x.is_new = 1 AND x.why_rank IN (0, 1)), SUM(x.why_rank = 2),"
-            f" SUM(x.why_rank = 3) FROM listings x INDEXED BY listings_why_rank{where}",
-            params,
+        # Per rank (conflict 0, unmapped 1, linked 2, ignored 3): one pass in the order
+        # of listings_why_rank, counting and adding per group (six sums of comparisons
+        # over every listing cost twice as much).
+        per_rank = {
+            int(r[0]): (int(r[1]), int(r[2] or 0))
+            for r in self.db.all(
+                "SELECT x.why_rank, COUNT(*), SUM(x.is_new) FROM listings x"
+                f" INDEXED BY listings_why_rank{where} GROUP BY x.why_rank",
+                params,
+            )
+        }
+        (conflict, new_c), (unmapped, new_u), (linked, _), (ignored, _) = (
+            per_rank.get(rank, (0, 0)) for rank in range(4)
         )
         # The same listings _HOLDING picks, found from the (few) unmapped lines of held
         # orders instead of testing every listing.
@@ -478,7 +484,8 @@ class ProductsPage(QWidget):
             f"{where}",
             params,
         )
-        row = (*states[:4], holding, *states[4:])
+        total = conflict + unmapped + linked + ignored
+        row = (total, conflict, unmapped, new_c + new_u, holding, linked, ignored)
         for i, ((text, _, _), n) in enumerate(zip(STATE_FILTERS, row, strict=True)):
             self.state_filter.setItemText(i, f"{text} ({int(n or 0):,})")
         held = self.db.scalar(
