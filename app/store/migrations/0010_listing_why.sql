@@ -55,7 +55,8 @@ UPDATE listings SET (why, linked_sku) =
 -- whose SKU is that SKU apart from case ("several", "exact", and "stale", which compares
 -- a linked listing's SKU with its product's: they are among these) and, for its
 -- linked_sku, the listings linked to it. A linked product cannot go or change its id,
--- nor can a linked listing: the links refer to them.
+-- nor can a linked listing: the links refer to them. (Nothing writes listings or
+-- products with INSERT OR REPLACE: the rows it replaces go without their triggers.)
 CREATE TRIGGER listings_why_insert AFTER INSERT ON listings
 BEGIN
     UPDATE listings SET (why, linked_sku) =
