@@ -18,6 +18,8 @@ import inspect
 import json
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -104,8 +106,9 @@ def build_store(
             conn.execute("SELECT id FROM warehouses WHERE is_default = 1").fetchone()[0]
         )
         channels = _channels(conn, warehouse, now)
-        prices = _products(conn, rng, products, now)
-        links = _listings(conn, rng, channels, products, now)
+        with _listing_reasons_at_the_end(conn):
+            prices = _products(conn, rng, products, now)
+            links = _listings(conn, rng, channels, products, now)
         counts["products"] = products
         counts["listings"] = int(conn.execute("SELECT COUNT(*) FROM listings").fetchone()[0])
         counts.update(
@@ -127,6 +130,26 @@ def build_store(
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     db.close()
     return counts
+
+
+@contextmanager
+def _listing_reasons_at_the_end(conn: Any) -> Iterator[None]:
+    """Products, listings and links written in bulk without the triggers that keep each
+    listing's mapping reason (migration listing_why: a few look-ups per row written);
+    every listing's reason is then worked out once, by the migration's own statement,
+    and the triggers are put back as they were. Inside the caller's transaction."""
+    triggers = conn.execute(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND name GLOB '*_why_*'"
+    ).fetchall()
+    for name, _ in triggers:
+        conn.execute(f"DROP TRIGGER {name}")
+    yield
+    conn.execute(
+        "UPDATE listings SET (why, linked_sku) ="
+        " (SELECT w.why, w.linked_sku FROM listing_why_live w WHERE w.id = listings.id)"
+    )
+    for _, sql in triggers:
+        conn.execute(sql)
 
 
 def _channels(conn: Any, warehouse: int, now: float) -> dict[str, int]:

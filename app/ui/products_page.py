@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.store.db import Database
 from app.store.mapping import ListingChange, MappingOutcome, undoable_batch
 from app.ui.bridge import Bridge
 from app.ui.mapping_wizard import MappingWizard, SpreadsheetMenu, merged
@@ -37,10 +36,11 @@ from app.ui.tables import Column, SqlTableModel, TablePage
 
 Index = QModelIndex | QPersistentModelIndex
 
-# Why a listing is where it is, worked out per row in SQL so filters, sorting and counts
-# stay queries. The conflict reasons are the ones automatic linking refuses or the
-# wizard flags: no SKU, a SKU used twice on the channel, a SKU several of your products
-# share apart from case, and a link made before the SKU changed on the channel.
+# Why a listing is where it is, worked out live from the listing, its link and the
+# catalogue; the store keeps the same on each listing (listings.why). The conflict
+# reasons are the ones automatic linking refuses or the wizard flags: no SKU, a SKU used
+# twice on the channel, a SKU several of your products share apart from case, and a
+# link made before the SKU changed on the channel.
 _WHY = (
     "CASE WHEN l.ignored = 1 THEN 'ignored'"
     " WHEN pl.product_id IS NOT NULL THEN CASE WHEN l.sku != '' AND p.sku != l.sku"
@@ -90,45 +90,34 @@ WHY_WORDS = {
 STATE_RANK = (
     "CASE x.state WHEN 'conflict' THEN 0 WHEN 'unmapped' THEN 1 WHEN 'linked' THEN 2 ELSE 3 END"
 )
-# What the table shows: LISTING_SELECT worked out once per refresh into a temporary
-# table of the reading connection (each listing's state takes several look-ups; at
-# 100,000 listings every page, sort, search and count paid for them all again), with
-# the state's sort rank and an index for the order the screen opens in. Actions that change
-# mappings read LISTING_SELECT itself.
-SNAPSHOT_SELECT = "SELECT * FROM temp.listing_rows x"
-# The snapshot stores ``why`` only; state and rank are virtual columns worked out from it.
-# (Selecting state and rank from LISTING_SELECT instead made SQLite evaluate the whole
-# ``why`` expression once for each mention, several times a listing, most of the
-# refresh's cost.) Both are _STATE and STATE_RANK spelt as plain CASEs over the eight
-# values of ``why`` (IN lists, evaluated for every row a sort or scan reads, cost more):
-# conflict 0, unmapped 1, linked 2, ignored 3.
-_SNAPSHOT_STATE = (
-    "CASE why WHEN 'linked' THEN 'linked' WHEN 'ignored' THEN 'ignored'"
+# What the table shows: every listing with the reason the store keeps on it
+# (listings.why, recomputed by triggers whenever a listing, link or product it depends
+# on changes; see migration listing_why), so nothing is worked out per refresh. The
+# state is _STATE spelt as a plain CASE over the eight values of ``why``; the rank
+# (conflict 0, unmapped 1, linked 2, ignored 3) is the stored listings.why_rank, and
+# the index on (why_rank, sku, …) gives the order the screen opens in and the counts.
+# LISTING_SELECT works the same out live from the other tables (the definition the
+# stored reason is held to; see tests/unit/test_listing_why.py).
+_ROW_STATE = (
+    "CASE l.why WHEN 'linked' THEN 'linked' WHEN 'ignored' THEN 'ignored'"
     " WHEN 'exact' THEN 'unmapped' WHEN 'none' THEN 'unmapped' ELSE 'conflict' END"
 )
-_SNAPSHOT_RANK = (
-    "CASE why WHEN 'linked' THEN 2 WHEN 'ignored' THEN 3 WHEN 'exact' THEN 1 WHEN 'none' THEN 1"
-    " ELSE 0 END"
+ROWS_SELECT = (
+    "SELECT * FROM (SELECT l.id, l.channel_id, c.name AS channel, l.external_id, l.sku,"
+    " l.mpn, l.barcode, l.name, l.quantity, l.ignored, l.is_new, pl.method,"
+    " l.linked_sku AS product_sku, p.name AS product_name, l.why, "
+    f"{_ROW_STATE} AS state, l.why_rank AS rank FROM listings l"
+    " JOIN channels c ON c.id = l.channel_id"
+    " LEFT JOIN product_links pl ON pl.listing_id = l.id"
+    " LEFT JOIN products p ON p.id = pl.product_id) x"
 )
-
-
-def snapshot_listings(db: Database, *, empty: bool = False) -> None:
-    """(Re)build temp.listing_rows; ``empty`` makes it without reading, for a page not shown."""
-    db.execute("DROP TABLE IF EXISTS temp.listing_rows")
-    db.execute(f"CREATE TEMP TABLE listing_rows AS {_WHY_SELECT}{' LIMIT 0' if empty else ''}")
-    db.execute(
-        f"ALTER TABLE temp.listing_rows ADD COLUMN state TEXT AS ({_SNAPSHOT_STATE}) VIRTUAL"
-    )
-    db.execute(
-        f"ALTER TABLE temp.listing_rows ADD COLUMN rank INTEGER AS ({_SNAPSHOT_RANK}) VIRTUAL"
-    )
-    # The screen opens sorted by state (what needs the merchant first); the last two
-    # columns let the state counts read this index alone.
-    db.execute(
-        "CREATE INDEX temp.listing_rows_rank ON listing_rows"
-        " (rank, sku, channel, id, is_new, channel_id)"
-    )
-
+# The same listings for counting under a search or filter: listings alone (the linked
+# product's SKU is kept on the listing too), so a keystroke in the search box does not
+# look up every listing's link and product.
+COUNT_SELECT = (
+    "SELECT * FROM (SELECT l.id, l.channel_id, l.external_id, l.sku, l.barcode, l.name,"
+    " l.is_new, l.linked_sku AS product_sku, l.why_rank AS rank FROM listings l) x"
+)
 
 # Not correlated, so SQLite builds the set of waiting listings once per query.
 _HOLDING = (
@@ -138,12 +127,13 @@ _HOLDING = (
 )
 STATE_FILTERS: list[tuple[str, str | None, tuple]] = [
     ("All listings", None, ()),
-    ("Needs you", "x.state = 'conflict'", ()),
-    ("Unmapped", "x.state = 'unmapped'", ()),
-    ("New on the channel", "x.is_new = 1 AND x.state IN ('unmapped', 'conflict')", ()),
+    # By rank (conflict 0, unmapped 1, linked 2, ignored 3): read from the rank index.
+    ("Needs you", "x.rank = 0", ()),
+    ("Unmapped", "x.rank = 1", ()),
+    ("New on the channel", "x.is_new = 1 AND x.rank IN (0, 1)", ()),
     ("Holding orders", _HOLDING, ()),
-    ("Linked", "x.state = 'linked'", ()),
-    ("Ignored", "x.state = 'ignored'", ()),
+    ("Linked", "x.rank = 2", ()),
+    ("Ignored", "x.rank = 3", ()),
 ]
 METHOD_WORDS = {"sku": "SKU", "id": "Listing ID", "manual": "By hand"}
 PRODUCT_COLUMN = 6
@@ -164,7 +154,13 @@ def _state_text(value: Any, row: dict) -> str:
 
 def listing_columns() -> list[Column]:
     return [
-        Column("channel", "Channel", "x.channel", searchable=True),
+        Column(
+            "channel",
+            "Channel",
+            "x.channel",
+            searchable=True,
+            search_sql="x.channel_id IN (SELECT id FROM channels WHERE name LIKE ?)",
+        ),
         Column("external_id", "Listing", "x.external_id", searchable=True),
         Column(
             "sku",
@@ -285,13 +281,13 @@ class ProductsPage(QWidget):
         self._counts_stale = True
         self._just_filled = False
         self._undo_id: int | None = None
-        snapshot_listings(self.db, empty=True)
         self.model = ListingModel(
             self.db,
-            SNAPSHOT_SELECT,
+            ROWS_SELECT,
             listing_columns(),
             default_sort="x.sku, x.channel, x.id",
-            count_all="SELECT COUNT(*) FROM temp.listing_rows",
+            count_all="SELECT COUNT(*) FROM listings",
+            count_select=COUNT_SELECT,
         )
         self.model.link_requested.connect(self._link_picked)
         self.table = TablePage(
@@ -464,13 +460,19 @@ class ProductsPage(QWidget):
         self._counts_stale = False
         clause, params = self.channel_filter.currentData() or (None, ())
         where = f" WHERE {clause}" if clause else ""
-        # By rank (STATE_RANK: conflict 0, unmapped 1, linked 2, ignored 3), which with
-        # is_new and channel_id is in listing_rows_rank: the counts read the index alone.
-        states = self.db.one(
-            "SELECT COUNT(*), SUM(x.rank = 0), SUM(x.rank = 1),"
-            " SUM(x.is_new = 1 AND x.rank IN (0, 1)), SUM(x.rank = 2), SUM(x.rank = 3)"
-            f" FROM temp.listing_rows x INDEXED BY listing_rows_rank{where}",
-            params,
+        # Per rank (conflict 0, unmapped 1, linked 2, ignored 3): one pass in the order
+        # of listings_why_rank, counting and adding per group (six sums of comparisons
+        # over every listing cost twice as much).
+        per_rank = {
+            int(r[0]): (int(r[1]), int(r[2] or 0))
+            for r in self.db.all(
+                "SELECT x.why_rank, COUNT(*), SUM(x.is_new) FROM listings x"
+                f" INDEXED BY listings_why_rank{where} GROUP BY x.why_rank",
+                params,
+            )
+        }
+        (conflict, new_c), (unmapped, new_u), (linked, _), (ignored, _) = (
+            per_rank.get(rank, (0, 0)) for rank in range(4)
         )
         # The same listings _HOLDING picks, found from the (few) unmapped lines of held
         # orders instead of testing every listing.
@@ -482,7 +484,8 @@ class ProductsPage(QWidget):
             f"{where}",
             params,
         )
-        row = (*states[:4], holding, *states[4:])
+        total = conflict + unmapped + linked + ignored
+        row = (total, conflict, unmapped, new_c + new_u, holding, linked, ignored)
         for i, ((text, _, _), n) in enumerate(zip(STATE_FILTERS, row, strict=True)):
             self.state_filter.setItemText(i, f"{text} ({int(n or 0):,})")
         held = self.db.scalar(
@@ -577,7 +580,6 @@ class ProductsPage(QWidget):
         self._refresh_soon.stop()
         self._stale = False
         self.refresh_channels()
-        snapshot_listings(self.db)
         self.table.refresh()
         self._counts_stale = not self.isVisible()
         if not self._counts_stale:
@@ -700,7 +702,7 @@ class ProductsPage(QWidget):
             "SELECT COUNT(DISTINCT CASE WHEN y.why = 'none' THEN y.sku END),"
             " COUNT(CASE WHEN y.why IN ('none', 'exact') THEN 1 END),"
             " COUNT(CASE WHEN y.why = 'exact' THEN 1 END)"
-            f" FROM ({LISTING_SELECT} WHERE x.channel_id IN ({marks})) y",
+            f" FROM listings y WHERE y.channel_id IN ({marks})",
             ids,
         )
         new, linking, existing = int(row[0]), int(row[1]), int(row[2])

@@ -78,13 +78,17 @@ class SqlTableModel(QAbstractTableModel):
         default_sort: str = "",
         page_size: int = 200,
         count_all: str = "",
+        count_select: str = "",
         parent=None,
     ) -> None:
         """``count_all``, if given, counts every row of ``select`` more cheaply (say, one
         table without the joins that only add columns); it is used while no search or
-        filter applies."""
+        filter applies. ``count_select``, if given, is ``select`` for counting under a
+        search or filter: the same rows, with every column a search or filter names, but
+        without what only the shown columns need."""
         super().__init__(parent)
         self.count_all = count_all
+        self.count_select = count_select
         self.db = db
         self.select = select  # "SELECT ... FROM ... JOIN ..." without WHERE / ORDER BY
         self.columns = columns
@@ -138,7 +142,7 @@ class SqlTableModel(QAbstractTableModel):
             if len(first) < self.page_size:
                 self._count = len(first)
                 return
-        sql = f"SELECT COUNT(*) FROM ({self.select}{where})"
+        sql = f"SELECT COUNT(*) FROM ({self.count_select or self.select}{where})"
         self._count = int(self.db.scalar(sql, tuple(args)) or 0)
 
     @property

@@ -238,6 +238,11 @@ def hostile_orders(draw: st.DrawFn, templates: list[dict[str, Any]]) -> list[tup
         order = copy.deepcopy(draw(st.sampled_from(templates)))
         order["id"] = HOSTILE_ID_BASE + index
         refusal = None
+        # The fields a refusal is about: later changes leave them alone (popping the
+        # string that replaced the lines would leave a valid order without lines).
+        kept_lines, kept_qty = lines_key(order), None
+        if kept_lines is not None:
+            kept_qty = quantity_key(order[kept_lines][0])
         if draw(st.booleans()):
             reason, change = draw(st.sampled_from(must_be_refused(order)))
             change(order)
@@ -246,9 +251,11 @@ def hostile_orders(draw: st.DrawFn, templates: list[dict[str, Any]]) -> list[tup
             lines = lines_key(order)
             in_line = lines is not None and draw(st.booleans())
             target = order[lines][0] if in_line else order
-            if not target:
+            kept = {kept_qty if in_line else kept_lines} if refusal else set()
+            choices = sorted(k for k in target if k not in kept)
+            if not choices:
                 continue
-            key = draw(st.sampled_from(sorted(target)))
+            key = draw(st.sampled_from(choices))
             if draw(st.integers(0, 4)) == 0:
                 target.pop(key)
             else:

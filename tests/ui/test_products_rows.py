@@ -1,8 +1,9 @@
-"""The Products screen's snapshot (temp.listing_rows) against the live listing query.
+"""The Products screen's rows (ROWS_SELECT) against the live listing query.
 
-The snapshot stores each listing's ``why`` once and works state and rank out from it;
-what the screen shows must stay exactly what LISTING_SELECT says: every row, the first
-page in the order the screen opens in, and the counts in the state filter. The store
+The screen reads each listing's ``why`` as the store keeps it (listings.why, kept up to
+date by triggers) and works state and rank out from it; what the screen shows must stay
+exactly what LISTING_SELECT works out live: every row, the first page in the order the
+screen opens in, and the counts in the state filter. The store
 has linked, stale, unmapped (SKU match and none), conflicting (no SKU, a SKU twice on a
 channel, a SKU several products share apart from case), ignored, new and seen listings
 on two channels, and an order held for one of them.
@@ -19,15 +20,15 @@ from app.hub import Hub
 from app.ui.bridge import Bridge
 from app.ui.products_page import (
     LISTING_SELECT,
+    ROWS_SELECT,
     STATE_FILTERS,
     STATE_RANK,
     ProductsPage,
-    snapshot_listings,
 )
 from tests.conftest import make_order
 
 SHOP, MARKET = "Web shop", "Alpine market"
-REFERENCE = f"SELECT x.*, {STATE_RANK} AS rank FROM ({LISTING_SELECT}) x"
+REFERENCE = f"SELECT * FROM (SELECT x.*, {STATE_RANK} AS rank FROM ({LISTING_SELECT}) x) x"
 OPENING_ORDER = " ORDER BY rank, x.sku, x.channel, x.id"
 
 
@@ -146,21 +147,20 @@ def test_the_store_has_every_kind_of_listing(bridge):
     assert news == {"P-MUG", "M-DUP", "P-NOSKU", "P-DUP-A", "P-IGN", "P-KEG"}
 
 
-def test_snapshot_holds_exactly_what_the_live_query_says(bridge):
+def test_the_rows_read_hold_exactly_what_the_live_query_says(bridge):
     db = bridge.reader
-    snapshot_listings(db)
-    snapshot = [dict(r) for r in db.all("SELECT * FROM temp.listing_rows x" + OPENING_ORDER)]
-    assert snapshot == reference_rows(bridge)
-    assert list(snapshot[0]) == list(reference_rows(bridge)[0])  # same columns, same order
+    rows = [dict(r) for r in db.all(ROWS_SELECT + OPENING_ORDER)]
+    assert rows == reference_rows(bridge)
+    assert list(rows[0]) == list(reference_rows(bridge)[0])  # same columns, same order
     for _, clause, params in STATE_FILTERS[1:]:
-        picked = db.all(
-            f"SELECT x.id FROM temp.listing_rows x WHERE {clause}{OPENING_ORDER}", params
-        )
+        picked = db.all(f"{ROWS_SELECT} WHERE {clause}{OPENING_ORDER}", params)
         assert [r["id"] for r in picked] == [
             r["id"] for r in reference_rows(bridge, clause, params)
         ]
-    snapshot_listings(db, empty=True)
-    assert db.scalar("SELECT COUNT(*) FROM temp.listing_rows") == 0
+    # The opening order and the state filters read the stored rank's index, not every
+    # listing.
+    plan = " ".join(r[3] for r in db.all(f"EXPLAIN QUERY PLAN {ROWS_SELECT}{OPENING_ORDER}"))
+    assert "USING INDEX listings_why_rank" in plan
 
 
 def test_screen_shows_the_live_first_page_and_counts(qtbot, products, bridge):
@@ -192,3 +192,43 @@ def test_screen_follows_a_change_after_refresh(qtbot, products, bridge):
     assert shown_rows(products) == reference_rows(bridge)
     assert shown_counts(products) == expected_counts(bridge)
     assert shown_counts(products)[4] == "Holding orders (0)"
+
+    def more(hub: Hub) -> None:
+        hub.catalog.add_product("Keg", "Keg, other case")  # KEG listings: several now
+        # P-DUP-A's SKU is its own now; P-DUP-B's is linked P-PAN's too.
+        hub.db.execute("UPDATE listings SET sku = 'PAN' WHERE external_id = 'P-DUP-B'")
+        hub.db.execute("DELETE FROM product_links WHERE listing_id ="
+                       " (SELECT id FROM listings WHERE external_id = 'M-TEE')")  # fmt: skip
+
+    bridge.engine.submit(more).result(timeout=10)
+    products.refresh()
+    assert shown_rows(products) == reference_rows(bridge)
+    assert shown_counts(products) == expected_counts(bridge)
+    whys = {r["external_id"]: r["why"] for r in shown_rows(products)}
+    assert (whys["M-KEG"], whys["P-DUP-A"], whys["P-DUP-B"], whys["M-TEE"]) == (
+        "several",
+        "none",
+        "duplicate",
+        "exact",
+    )
+
+
+@pytest.mark.parametrize("page_size", [200, 2])  # 2: the count is a query of its own
+@pytest.mark.parametrize("text", ["TEE", "alpine", "keg", "P-DUP", "cap blue", "zzz"])
+def test_search_finds_and_counts_what_the_live_query_finds(
+    qtbot, products, bridge, text, page_size
+):
+    products.model.page_size = page_size
+    products.model.set_search(text)
+    columns = ("x.channel", "x.external_id", "x.sku", "x.barcode", "x.name", "x.product_sku")
+    where = " AND ".join(
+        "(" + " OR ".join(f"{c} LIKE ?" for c in columns) + ")" for _ in text.split()
+    )
+    params = tuple(f"%{word}%" for word in text.split() for _ in columns)
+    expected = reference_rows(bridge, where, params)
+    assert products.model.rowCount() == len(expected)
+    assert shown_rows(products) == expected
+    products.state_filter.setCurrentIndex(1)  # and with a filter: conflicts only
+    expected = reference_rows(bridge, f"{where} AND x.state = 'conflict'", params)
+    assert products.model.rowCount() == len(expected)
+    assert shown_rows(products) == expected
