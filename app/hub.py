@@ -41,6 +41,7 @@ class Hub:
     ) -> None:
         self.data_dir = Path(data_dir)
         self.db = Database.in_dir(self.data_dir)
+        self.db.start_checkpointer()  # commits never stop to copy the WAL into the file
         self.catalog = Catalog(self.db)
         self.ledger = Ledger(self.db)
         self.channels = ChannelRepo(self.db)
