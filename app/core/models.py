@@ -65,6 +65,19 @@ class ChannelOrderLine:
     barcode: str = ""
 
 
+@dataclass(slots=True, eq=False)
+class RawPage:
+    """A page of orders as the channel sent it: the response body, byte for byte.
+
+    Kept (compressed) as the payload of the orders imported from it, which saves
+    encoding each order's decoded copy again. ``path`` leads from the top of the JSON
+    to the list of orders; an order's ``source`` names its place in that list.
+    """
+
+    body: bytes
+    path: tuple[str, ...]
+
+
 @dataclass(slots=True)
 class ChannelOrder:
     """An order as pulled from a channel, already translated to local words."""
@@ -88,6 +101,9 @@ class ChannelOrder:
     # Decides whether the merchant may mark the order paid on the channel.
     payment_method: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
+    # Where ``raw`` sits in the page as sent (page, index in its list of orders), when
+    # the client kept the page; None otherwise.
+    source: tuple[RawPage, int] | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(slots=True)

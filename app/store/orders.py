@@ -10,12 +10,14 @@ import hashlib
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
 from app.core import lifecycle
 from app.core.lifecycle import Holding, Movement, TransitionError
-from app.core.models import ChannelOrder, LinkMethod, OrderStatus
+from app.core.models import ChannelOrder, LinkMethod, OrderStatus, RawPage
 from app.core.rules import ChannelRules
 from app.store import exports
 from app.store import payloads as payload_store
@@ -188,6 +190,9 @@ class OrderBook:
             batch = self._batch = _IngestBatch(self.db.conn)
             try:
                 stored = batch.stored_orders(channel.id, [o.external_id for o in orders])
+                # Pages as sent that bring a new order: compressed on the worker thread
+                # while the rows are worked out here.
+                batch.encode_pages_soon(o for o in orders if o.external_id not in stored)
                 for order in orders:
                     order_id = self._ingest_order(
                         channel, order, first_import, resolver, result, batch, stored
@@ -362,7 +367,10 @@ class OrderBook:
                 int(held),
             )
         )
-        batch.payloads[order_id] = co.raw
+        if co.source is not None:
+            batch.sourced[order_id] = co.source
+        else:
+            batch.payloads[order_id] = co.raw
         lines_out = batch.lines
         for line_id, line, product_id, holding in lines:
             lines_out.append(
@@ -524,6 +532,7 @@ class OrderBook:
             payload_store.store_one(self.db.conn, order_id, raw)
             return
         batch.payloads[order_id] = raw  # the latest copy wins when an order comes twice
+        batch.sourced.pop(order_id, None)
         batch.replacing = batch.replacing or not inserted
 
     def payload(self, order_id: int) -> Any:
@@ -1077,6 +1086,9 @@ class _IngestBatch:
         # Order id → the payload to keep, written as one page when the batch ends.
         self.payloads: dict[int, Any] = {}
         self.replacing = False  # whether one of them replaces a payload kept before
+        # Order id → (page as sent, index there), and those pages' stored forms under way.
+        self.sourced: dict[int, tuple[RawPage, int]] = {}
+        self.encoded: dict[int, Future[bytes]] = {}
         self.encoder = PayloadEncoder()
         self.events: list[tuple] = []
         self.movements: list[tuple] = []
@@ -1097,6 +1109,12 @@ class _IngestBatch:
             ):
                 found[row["external_id"]] = row
         return found
+
+    def encode_pages_soon(self, orders: Iterable[ChannelOrder]) -> None:
+        """Start encoding the pages as sent that these orders came in."""
+        pages = {id(o.source[0]): o.source[0] for o in orders if o.source is not None}
+        if pages:
+            self.encoded = payload_store.encode_raw_pages_soon(pages.values())
 
     def new_order_id(self) -> int:
         if self._next_order_id is None:
@@ -1147,11 +1165,16 @@ class _IngestBatch:
         if self.movements:
             ledger.record_many(self.movements)
             self.movements.clear()
-        if self.payloads:
+        if self.payloads or self.sourced:
             payload_store.store_many(
-                self.conn, self.payloads, self.encoder, replacing=self.replacing
+                self.conn,
+                self.payloads,
+                self.encoder,
+                replacing=self.replacing,
+                sourced=self.sourced,
+                encoded=self.encoded,
             )
-            self.payloads = {}
+            self.payloads, self.sourced = {}, {}
             self.replacing = False
 
 

@@ -12,7 +12,11 @@ apart: a pickle is a BLOB, JSON is TEXT.
 Reading never builds anything but those plain types: the unpickler refuses every
 class or function a pickle could name, so a tampered file cannot run code.
 
-Orders imported together are kept together: :func:`encode_page` pickles a batch's
+Orders whose client kept the page as sent (:class:`RawPage`, Selldone) are stored from
+those bytes: the page is compressed on a worker thread while the import works out its
+rows (zlib lets other threads run while it compresses), and each order names its page
+and its place in the page's list of orders. Other orders imported together are kept
+together too: :func:`encode_page` pickles a batch's
 payloads as one list (the keys a JSON decoder shared between them are written once) and
 compresses it, about a tenth of the bytes of separate pickles. ``order_payloads`` then
 names the page and the order's slot in it (:func:`store_many`, :func:`read_body`); pages
@@ -25,11 +29,17 @@ import io
 import json
 import pickle
 import sqlite3
+import threading
 import zlib
+from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+from app.core.models import RawPage
 
 _PROTOCOL = 5
 _PAGE_MAGIC = b"SBP1"  # a page: this, then zlib(pickle(list of payloads))
+_RAW_PAGE_MAGIC = b"SBJ1"  # a page as sent: this, the JSON path to its list, "\n", zlib(body)
 _ZLIB_LEVEL = 1  # the fastest level: 11x smaller than the pickles, ~7 µs an order
 # Fewer payloads than this are stored one by one: compressing costs a fixed ~25 µs.
 PAGE_MIN = 4
@@ -105,8 +115,46 @@ def decode(body: bytes | str | None) -> Any:
         raise ValueError(f"the stored order payload cannot be read: {exc}") from exc
 
 
+def encode_raw_page(page: RawPage) -> bytes:
+    """A page as the channel sent it, in its stored form."""
+    path = json.dumps(list(page.path), separators=(",", ":")).encode()
+    return _RAW_PAGE_MAGIC + path + b"\n" + zlib.compress(page.body, _ZLIB_LEVEL)
+
+
+_encoder_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def encode_raw_pages_soon(pages: Iterable[RawPage]) -> dict[int, Future[bytes]]:
+    """Start encoding these pages on the worker thread; their stored forms by id(page)."""
+    global _encoder_pool
+    with _pool_lock:
+        if _encoder_pool is None:
+            _encoder_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="payload-pages")
+        pool = _encoder_pool
+    return {id(page): pool.submit(encode_raw_page, page) for page in pages}
+
+
+def _decode_raw_page(page: bytes) -> list[Any]:
+    header, newline, packed = page[len(_RAW_PAGE_MAGIC) :].partition(b"\n")
+    try:
+        path = json.loads(header) if newline else None
+        found: Any = json.loads(zlib.decompress(packed))
+    except (zlib.error, ValueError) as exc:
+        raise ValueError(f"the stored payload page cannot be read: {exc}") from exc
+    if not isinstance(path, list):
+        raise ValueError("the stored payload page names no list of orders")
+    for key in path:
+        found = found.get(key) if isinstance(found, dict) else None
+    if not isinstance(found, list):
+        raise ValueError("the stored payload page holds no list of orders where it says")
+    return found
+
+
 def decode_page(page: bytes) -> list[Any]:
     """The payloads of a page, in slot order. Raises ValueError naming the problem."""
+    if isinstance(page, bytes) and page.startswith(_RAW_PAGE_MAGIC):
+        return _decode_raw_page(page)
     if not isinstance(page, bytes) or not page.startswith(_PAGE_MAGIC):
         raise ValueError("the stored payload page is not one Stockbridge wrote")
     try:
@@ -124,24 +172,39 @@ def store_many(
     encoder: PayloadEncoder,
     *,
     replacing: bool,
+    sourced: dict[int, tuple[RawPage, int]] | None = None,
+    encoded: dict[int, Future[bytes]] | None = None,
 ) -> None:
-    """Keep these orders' payloads (order id → payload), as one page when there are enough.
+    """Keep these orders' payloads, as pages when there are enough.
 
-    The orders' rows must exist. ``replacing`` says some of them had a payload already:
-    its page may then have nobody left pointing at it, and is pruned.
+    ``payloads``: order id → payload, pickled together as one page. ``sourced``: order
+    id → (page as sent, index there), each page stored once (``encoded``: stored forms
+    already under way, by id(page)). The orders' rows must exist. ``replacing`` says
+    some of them had a payload already: its page may then have nobody left pointing at
+    it, and is pruned.
     """
-    if not payloads:
+    rows: list[tuple] = []
+    if sourced:
+        page_ids: dict[int, int] = {}
+        for order_id, (raw_page, slot) in sourced.items():
+            key = id(raw_page)
+            if key not in page_ids:
+                pending = (encoded or {}).get(key)
+                body = pending.result() if pending is not None else encode_raw_page(raw_page)
+                page_ids[key] = conn.execute(
+                    "INSERT INTO payload_pages (body) VALUES (?)", (body,)
+                ).lastrowid
+            rows.append((order_id, b"", page_ids[key], slot))
+    if payloads:
+        ids = list(payloads)
+        page = encoder.encode_page(list(payloads.values())) if len(ids) >= PAGE_MIN else None
+        if page is None:
+            rows += [(i, encoder.encode(payload), None, None) for i, payload in payloads.items()]
+        else:
+            page_id = conn.execute("INSERT INTO payload_pages (body) VALUES (?)", (page,)).lastrowid
+            rows += [(order_id, b"", page_id, slot) for slot, order_id in enumerate(ids)]
+    if not rows:
         return
-    ids = list(payloads)
-    page = encoder.encode_page(list(payloads.values())) if len(ids) >= PAGE_MIN else None
-    if page is None:
-        rows = [
-            (order_id, encoder.encode(payload), None, None)
-            for order_id, payload in payloads.items()
-        ]
-    else:
-        page_id = conn.execute("INSERT INTO payload_pages (body) VALUES (?)", (page,)).lastrowid
-        rows = [(order_id, b"", page_id, slot) for slot, order_id in enumerate(ids)]
     conn.executemany(
         "INSERT INTO order_payloads (order_id, body, page_id, slot) VALUES (?, ?, ?, ?)"
         if not replacing

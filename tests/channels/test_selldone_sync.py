@@ -217,3 +217,20 @@ def test_circuit_breaker_pauses_a_failing_channel_and_a_manual_sync_retries(tmp_
         assert normal.ok
     finally:
         h.close()
+
+
+def test_imported_orders_keep_the_answer_selldone_sent(hub, box):
+    sync(hub)
+    pages = [r[0] for r in hub.db.all("SELECT body FROM payload_pages")]
+    assert pages and all(body.startswith(b"SBJ1") for body in pages)
+    for order in hub.order_list():
+        local = hub.db.scalar(
+            "SELECT id FROM orders WHERE external_id = ?", (order["external_id"],)
+        )
+        kept = hub.orders.payload(local)
+        assert kept["id"] == int(order["external_id"])
+        sent = box.orders[kept["id"]]["items"]
+        assert [(i["id"], i["count"]) for i in kept["items"]] == [
+            (i["id"], i["count"]) for i in sent
+        ]
+        assert all("product" in item for item in kept["items"])  # as sent, with[]=products

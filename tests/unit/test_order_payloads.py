@@ -3,10 +3,12 @@
 import datetime
 import json
 import pickle
+import zlib
 from decimal import Decimal
 
 import pytest
 
+from app.core.models import RawPage
 from app.store import db as dbmod
 from app.store import payloads
 from app.store.catalog import Catalog
@@ -212,6 +214,66 @@ def test_a_damaged_page_does_not_hide_its_orders(db, channel):
 
 
 def test_a_page_naming_a_function_is_refused():
-    evil = b"SBP1" + __import__("zlib").compress(pickle.dumps([print]))
+    evil = b"SBP1" + zlib.compress(pickle.dumps([print]))
     with pytest.raises(ValueError, match="may not name"):
         payloads.decode_page(evil)
+
+
+def _sent(first: int, count: int, **change) -> list:
+    """Orders with the page they came in, as a client that keeps the answer gives them."""
+    baskets = [_basket(n, **change) for n in range(first, first + count)]
+    page = RawPage(json.dumps({"orders": baskets, "total": 99}).encode(), ("orders",))
+    orders = []
+    for index, basket in enumerate(baskets):
+        extra = {"updated": 2000, "channel_state": "X"} if change else {}
+        order = make_order(str(first + index), raw=basket, **extra)
+        order.source = (page, index)
+        orders.append(order)
+    return orders
+
+
+def test_orders_keep_the_page_as_the_channel_sent_it(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, _sent(1, 30), first_import=False)
+    (body,) = [r[0] for r in db.all("SELECT body FROM payload_pages")]
+    assert body.startswith(b"SBJ1")
+    for n in range(1, 31):
+        assert book.payload(book.find(f"SM-{n}")) == _basket(n)
+        assert json.loads(book.get(book.find(f"SM-{n}"))["raw"]) == _basket(n)
+
+
+def test_pages_as_sent_and_decoded_payloads_mix_in_one_import(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, _sent(1, 10) + _sent(11, 10) + _page(21, 5), first_import=False)
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 3
+    assert [book.payload(book.find(f"SM-{n}"))["id"] for n in range(1, 26)] == list(range(1, 26))
+
+
+def test_a_later_copy_of_an_order_replaces_its_place_in_the_page_as_sent(db, channel):
+    book = OrderBook(db)
+    orders = _sent(1, 6)
+    orders.append(
+        make_order("3", raw=_basket(3, status="Canceled"), updated=2000, channel_state="X")
+    )
+    book.ingest(channel, orders, first_import=False)
+    assert book.payload(book.find("SM-3")) == _basket(3, status="Canceled")
+    assert book.payload(book.find("SM-2")) == _basket(2)
+    # All of page 1 changes later: nobody points at it, it goes.
+    book.ingest(channel, _sent(1, 6, status="Canceled"), first_import=False)
+    assert book.payload(book.find("SM-2")) == _basket(2, status="Canceled")
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 1
+
+
+def test_a_page_whose_orders_are_all_known_is_not_stored_again(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, _sent(1, 8), first_import=False)
+    book.ingest(channel, _sent(1, 8), first_import=False)
+    assert db.scalar("SELECT COUNT(*) FROM payload_pages") == 1
+
+
+def test_a_page_as_sent_that_is_damaged_names_the_problem(db, channel):
+    book = OrderBook(db)
+    book.ingest(channel, _sent(1, 6), first_import=False)
+    db.execute("UPDATE payload_pages SET body = ?", (b'SBJ1["baskets"]\n' + zlib.compress(b"{}"),))
+    order = book.get(book.find("SM-2"))
+    assert order["raw"] == "{}" and "no list of orders where it says" in order["raw_error"]

@@ -34,6 +34,7 @@ from app.core.models import (
     OrderPush,
     OrderStatus,
     QuarantinedItem,
+    RawPage,
     ShopInfo,
 )
 
@@ -190,18 +191,16 @@ class SelldoneClient(base.SessionClient):
         previous_total: int | None = None
         seen: dict[str, float] = {}
         while True:
-            body = await self._call(
-                "GET",
-                path,
-                params=[*params, ("offset", offset)],
-                scope=SCOPE_ORDER_READ,
-                what="the order list",
+            response = await self._session.request(
+                "GET", path, params=[*params, ("offset", offset)]
             )
+            body = self._read(response, scope=SCOPE_ORDER_READ, what="the order list")
             baskets = body.get("orders")
             if not isinstance(baskets, list):
                 raise PayloadError("the order list answer has no orders list")
             total = _optional_int(body.get("total"))
-            page = self._order_page(baskets, seen)
+            # The answer as sent is what the orders from it keep as their payload.
+            page = self._order_page(baskets, seen, RawPage(response.content, ("orders",)))
             if page.orders or page.quarantined:
                 yield page
             shrink = 0
@@ -216,9 +215,11 @@ class SelldoneClient(base.SessionClient):
             if len(baskets) < self.page_size or (total is not None and offset >= total):
                 return
 
-    def _order_page(self, baskets: list[Any], seen: dict[str, float]) -> OrderPage:
+    def _order_page(
+        self, baskets: list[Any], seen: dict[str, float], sent: RawPage | None = None
+    ) -> OrderPage:
         page = OrderPage(orders=[])
-        for basket in baskets:
+        for index, basket in enumerate(baskets):
             try:
                 order = mapping.order_from_basket(basket)
             except PayloadError as exc:
@@ -234,6 +235,8 @@ class SelldoneClient(base.SessionClient):
             if seen.get(order.external_id, float("-inf")) >= order.updated_at:
                 continue  # read twice while paging, unchanged
             seen[order.external_id] = order.updated_at
+            if sent is not None:
+                order.source = (sent, index)
             page.orders.append(order)
         return page
 
