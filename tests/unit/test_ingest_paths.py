@@ -4,12 +4,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.core.models import ChannelListing, ChannelOrder, ChannelOrderLine, OrderStatus
+from app.store import payloads
 from app.store.catalog import Catalog
 from app.store.channels import ChannelRepo
 from app.store.db import Database
 from app.store.ledger import Ledger
 from app.store.orders import OrderBook
-from app.store import payloads
 from tests.conftest import make_order
 
 # KEG and CUP are products linked through their listings; MUG's listing has no product;
@@ -158,4 +158,43 @@ def test_stored_json_and_fingerprint_are_what_json_dumps_gives(tmp_path):
     ]
     expected = hashlib.sha1(json.dumps(parts, default=str).encode()).hexdigest()
     assert stored["fingerprint"] == fingerprint(co) == expected
+    db.close()
+
+
+def test_the_cycle_collector_resumes_after_an_import_even_a_failed_one(tmp_path):
+    import gc
+
+    import pytest
+
+    db = Database(tmp_path / "x.db")
+    warehouse = Catalog(db).default_warehouse_id()
+    channel = ChannelRepo(db).add(
+        "Shop", "selldone", "http://127.0.0.1:1", account="1", warehouse_id=warehouse
+    )
+    book = OrderBook(db)
+    seen = []
+    original = book._ingest_order
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return original(*args, **kwargs)
+
+    book._ingest_order = spy
+    book.ingest(channel, [make_order("1")], first_import=False)
+    assert seen == [False] and gc.isenabled()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    book._ingest_order = broken
+    with pytest.raises(RuntimeError):
+        book.ingest(channel, [make_order("2")], first_import=False)
+    assert gc.isenabled()
+    gc.disable()  # a caller that turned it off keeps it off
+    try:
+        book._ingest_order = original
+        book.ingest(channel, [make_order("3")], first_import=False)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
     db.close()
