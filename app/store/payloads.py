@@ -16,11 +16,11 @@ Orders whose client kept the page as sent (:class:`RawPage`, Selldone) are store
 those bytes: the page is compressed on a worker thread while the import works out its
 rows (zlib lets other threads run while it compresses), and each order names its page
 and its place in the page's list of orders. Other orders imported together are kept
-together too: :func:`encode_page` pickles a batch's
-payloads as one list (the keys a JSON decoder shared between them are written once) and
-compresses it, about a tenth of the bytes of separate pickles. ``order_payloads`` then
-names the page and the order's slot in it (:func:`store_many`, :func:`read_body`); pages
-nobody points at any more are pruned when a payload is replaced.
+together too: :meth:`PayloadEncoder.encode_page` pickles a batch's payloads as one list
+(the keys a JSON decoder shared between them are written once) and compresses it, about
+a tenth of the bytes of separate pickles. ``order_payloads`` then names the page and the
+order's slot in it (:func:`store_many`, :func:`read`); pages nobody points at any more
+are pruned when a payload is replaced.
 """
 
 from __future__ import annotations
@@ -69,30 +69,34 @@ class PayloadEncoder:
         self._buffer = io.BytesIO()
         self._pickler = _PlainPickler(self._buffer, _PROTOCOL)
 
-    def encode(self, payload: Any) -> bytes | str:
+    def _pickled(self, value: Any) -> memoryview | None:
+        """``value`` pickled into the reused buffer; None if it holds more than plain data."""
         buffer = self._buffer
         buffer.seek(0)
         buffer.truncate()
         self._pickler.clear_memo()
         try:
-            self._pickler.dump(payload)
-        except _NotPlain:
-            return _JSON.encode(payload)
-        return buffer.getvalue()
-
-    def encode_page(self, payloads: list[Any]) -> bytes | None:
-        """Several payloads as one compressed page; None if one of them is not plain data."""
-        buffer = self._buffer
-        buffer.seek(0)
-        buffer.truncate()
-        self._pickler.clear_memo()
-        try:
-            self._pickler.dump(payloads)
+            self._pickler.dump(value)
         except _NotPlain:
             return None
         finally:
-            self._pickler.clear_memo()  # drop the references to the payloads
-        return _PAGE_MAGIC + zlib.compress(buffer.getbuffer(), _ZLIB_LEVEL)
+            self._pickler.clear_memo()  # drop the references to what was pickled
+        return buffer.getbuffer()
+
+    def encode(self, payload: Any) -> bytes | str:
+        pickled = self._pickled(payload)
+        if pickled is None:
+            return _JSON.encode(payload)
+        with pickled:
+            return bytes(pickled)
+
+    def encode_page(self, payloads: list[Any]) -> bytes | None:
+        """Several payloads as one compressed page; None if one of them is not plain data."""
+        pickled = self._pickled(payloads)
+        if pickled is None:
+            return None
+        with pickled:
+            return _PAGE_MAGIC + zlib.compress(pickled, _ZLIB_LEVEL)
 
 
 def encode(payload: Any) -> bytes | str:
@@ -235,24 +239,31 @@ def prune_pages(conn: sqlite3.Connection) -> int:
     ).rowcount
 
 
-def read(conn: sqlite3.Connection, order_id: int) -> Any:
-    """An order's payload as plain data; None when none is kept. ValueError if unreadable."""
-    row = conn.execute(
+def _stored(conn: sqlite3.Connection, order_id: int) -> tuple[Any, int | None, Any] | None:
+    """An order's (own body, slot, page body), or None when no payload is kept."""
+    return conn.execute(
         "SELECT op.body, op.slot, pp.body FROM order_payloads op"
         " LEFT JOIN payload_pages pp ON pp.id = op.page_id WHERE op.order_id = ?",
         (order_id,),
     ).fetchone()
-    if row is None:
-        return None
-    body, slot, page = row[0], row[1], row[2]
-    if slot is None:
-        return decode(body)
+
+
+def _from_page(slot: int, page: bytes | None) -> Any:
     if page is None:
         raise ValueError("the stored payload page is missing")
     found = decode_page(page)
     if not 0 <= slot < len(found):
         raise ValueError(f"the stored payload page has no slot {slot}")
     return found[slot]
+
+
+def read(conn: sqlite3.Connection, order_id: int) -> Any:
+    """An order's payload as plain data; None when none is kept. ValueError if unreadable."""
+    row = _stored(conn, order_id)
+    if row is None:
+        return None
+    body, slot, page = row
+    return decode(body) if slot is None else _from_page(slot, page)
 
 
 def as_text(body: bytes | str | None) -> str:
@@ -266,11 +277,10 @@ def as_text(body: bytes | str | None) -> str:
 
 def read_text(conn: sqlite3.Connection, order_id: int) -> str:
     """An order's payload as JSON text, '{}' when none is kept. ValueError if unreadable."""
-    row = conn.execute(
-        "SELECT body, slot FROM order_payloads WHERE order_id = ?", (order_id,)
-    ).fetchone()
+    row = _stored(conn, order_id)
     if row is None:
         return "{}"
-    if row[1] is None:
-        return as_text(row[0])
-    return json.dumps(read(conn, order_id), default=str, ensure_ascii=False)
+    body, slot, page = row
+    if slot is None:
+        return as_text(body)
+    return json.dumps(_from_page(slot, page), default=str, ensure_ascii=False)
