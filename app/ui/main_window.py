@@ -50,15 +50,10 @@ def settle_collector() -> None:
     and over while a big import ran. Done once (objects made later are collected as
     usual); what is frozen stays until the app quits.
     """
-    global _settled
-    if _settled:
+    if gc.get_freeze_count():  # done already (a second window, or a test's)
         return
-    _settled = True
     gc.collect()
     gc.freeze()
-
-
-_settled = False
 
 
 class MainWindow(QMainWindow):
