@@ -291,9 +291,6 @@ class ChannelRepo:
                 (channel_id, item.kind, item.external_id, item.reason, raw, now, now),
             )
 
-    def resolve_quarantine(self, channel_id: int, kind: str, external_id: str) -> None:
-        self.resolve_quarantined(channel_id, kind, [external_id])
-
     def resolve_quarantined(self, channel_id: int, kind: str, external_ids: list[str]) -> int:
         """Mark these items' quarantine entries resolved (they imported after all).
 

@@ -104,7 +104,7 @@ def busy_shop(db, web, market):
     repo = ChannelRepo(db)
     repo.quarantine(web.id, QuarantinedItem("order", "99", "the order has no lines", {"id": 99}))
     repo.quarantine(web.id, QuarantinedItem("order", "98", "no customer", {"id": 98}))
-    repo.resolve_quarantine(web.id, "order", "98")
+    repo.resolve_quarantined(web.id, "order", ["98"])
     return db
 
 
