@@ -530,9 +530,7 @@ class OrderBook:
     def _store_payload(self, order_id: int, raw: Any, *, inserted: bool) -> None:
         """Keep what the channel sent for the order (its latest copy) in order_payloads."""
         batch = self._batch
-        if batch is None:
-            payload_store.store_one(self.db.conn, order_id, raw)
-            return
+        assert batch is not None, "orders are only written by an ingest, which opens a batch"
         batch.payloads[order_id] = raw  # the latest copy wins when an order comes twice
         batch.sourced.pop(order_id, None)
         batch.replacing = batch.replacing or not inserted

@@ -221,16 +221,6 @@ def store_many(
         prune_pages(conn)
 
 
-def store_one(conn: sqlite3.Connection, order_id: int, payload: Any) -> None:
-    """Keep (or replace) one order's payload on its own."""
-    conn.execute(
-        "INSERT INTO order_payloads (order_id, body, page_id, slot) VALUES (?, ?, NULL, NULL)"
-        " ON CONFLICT (order_id) DO UPDATE SET body = excluded.body, page_id = NULL, slot = NULL",
-        (order_id, encode(payload)),
-    )
-    prune_pages(conn)
-
-
 def prune_pages(conn: sqlite3.Connection) -> int:
     """Delete the pages no order points at any more (one index probe a page)."""
     return conn.execute(
