@@ -215,21 +215,13 @@ class TradeGeckoSandbox(SandboxHTTPServer):
     def add_currency(self, iso: str, rate: float, symbol: str = "") -> dict[str, Any]:
         """The merchant enables another currency in TradeGecko (Settings → Currencies)."""
         with self.lock:
-            record = self.state._new(
-                "currency",
+            record = self.state.add_currency(
                 time.time(),
                 iso=iso.upper(),
                 name=iso.upper(),
                 rate=f"{rate}",
                 symbol=symbol or iso.upper(),
-                separator=".",
-                delimiter=",",
-                precision=2,
-                format="%u%n",
-                status="active",
-                subunit=100,
             )
-            self.state.currencies[record["id"]] = record
             return dict(record)
 
     def variants_by_sku(self, sku: str) -> list[dict[str, Any]]:

@@ -114,21 +114,26 @@ class GeckoState:
         stamp = iso(at)
         return {"id": next(self._ids[kind]), "created_at": stamp, "updated_at": stamp, **fields}
 
+    def add_currency(self, at: float, **fields: Any) -> dict[str, Any]:
+        """An active currency record (iso, name, rate, symbol) with TradeGecko's formatting."""
+        record = self._new(
+            "currency",
+            at,
+            **fields,
+            separator=".",
+            delimiter=",",
+            precision=2,
+            format="%u%n",
+            status="active",
+            subunit=100,
+        )
+        self.currencies[record["id"]] = record
+        return record
+
     def _load(self, data: seeding.SeedData) -> None:
         start = time.time() - 400 * seeding.DAY
         for currency in data.currencies:
-            record = self._new(
-                "currency",
-                start,
-                **currency,
-                separator=".",
-                delimiter=",",
-                precision=2,
-                format="%u%n",
-                status="active",
-                subunit=100,
-            )
-            self.currencies[record["id"]] = record
+            self.add_currency(start, **currency)
         for location in data.locations:
             record = self._new("location", start, address2="", state=None, **location)
             self.locations[record["id"]] = record
