@@ -38,6 +38,7 @@ from tests.reliability.harness import (
     once_violations,
     remote_state,
 )
+from tests.support.cli import cli_env, make_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 KILLS = 52
@@ -223,36 +224,6 @@ def apply_batch(data_dir: Path, batch: list[tuple[str, Any]], shops: list[Shop])
                 getattr(sellar, f"{action}_order")(order_id)
     finally:
         hub.close()
-
-
-def cli_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        PYTHON_KEYRING_BACKEND="tests.support.keyring_backend.FileKeyring",
-        STOCKBRIDGE_TEST_KEYRING=str(home / "keyring.json"),
-        STOCKBRIDGE_DATA_DIR=str(home / "data"),
-        PYTHONPATH=str(ROOT),
-    )
-    return env
-
-
-def make_cli(home: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
-    env = cli_env(home)
-
-    def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [sys.executable, "-m", "app", *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=60,
-        )
-        assert proc.returncode == 0, proc.stderr
-        return proc
-
-    return run
 
 
 def kill_a_launch(env: dict[str, str], rng: random.Random) -> bool:
